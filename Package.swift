@@ -1,0 +1,76 @@
+// swift-tools-version: 6.1
+//
+// ZManager for Swift: DigitalPy's ZManager message-routing architecture on libzmq,
+// plus the load-testing harness that measures it.
+//
+// Layers (each module depends only on the ones above it):
+//   CZeroMQ      system library: libzmq's C API (module map + one-line shim)
+//   ZeroMQ       Swift wrapper: context, sockets, messages, polling, typed errors, buffer pool
+//   ZManager     the core: action keys, flows, mapping, wire codec, Subject / Worker / IM
+//   zmanager     the command-line tool (linked with jemalloc)
+import PackageDescription
+
+let strict: [SwiftSetting] = [
+    .swiftLanguageMode(.v6),
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "ZManager",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "ZeroMQ", targets: ["ZeroMQ"]),
+        .library(name: "ZManager", targets: ["ZManager"]),
+        .executable(name: "zmanager", targets: ["zmanager"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CZeroMQ",
+            pkgConfig: "libzmq",
+            providers: [.apt(["libzmq3-dev"])]
+        ),
+        .systemLibrary(
+            name: "CJemalloc",
+            providers: [.apt(["libjemalloc-dev"])]
+        ),
+        .target(
+            name: "ZeroMQ",
+            dependencies: ["CZeroMQ"],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "ZManager",
+            dependencies: [
+                "ZeroMQ",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "zmanager",
+            dependencies: [
+                "ZManager",
+                "ZeroMQ",
+                "CJemalloc",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "ZeroMQTests",
+            dependencies: ["ZeroMQ"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "ZManagerTests",
+            dependencies: ["ZManager", "ZeroMQ"],
+            swiftSettings: strict
+        ),
+    ]
+)

@@ -1,0 +1,137 @@
+import CZeroMQ
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// One ZeroMQ message frame, owning a heap-allocated `zmq_msg_t`.
+///
+/// `zmq_msg_t` must never be copied by value (libzmq's rule), so a `Message` is
+/// `~Copyable` and keeps the struct at a fixed heap address for its whole life. The
+/// intended use in socket loops is to make a few `Message`s once and reuse them:
+/// ``Socket/receive(into:dontWait:)`` closes the old content and receives into the same
+/// storage, and ``Socket/send(_:more:dontWait:)`` leaves the message empty and reusable,
+/// so a loop allocates nothing per message on the Swift side.
+///
+/// Forwarding a received message to another socket moves it without copying its body;
+/// ``share(from:)`` makes a second reference to the same body (libzmq reference counting).
+public struct Message: ~Copyable {
+    let msg: UnsafeMutablePointer<zmq_msg_t>
+
+    /// An empty message, ready to receive into.
+    public init() {
+        msg = .allocate(capacity: 1)
+        zmq_msg_init(msg)
+    }
+
+    /// A message with `size` bytes of uninitialised body, allocated by libzmq (bodies of
+    /// up to 33 bytes live inside the `zmq_msg_t` itself and allocate nothing).
+    public init(size: Int) {
+        msg = .allocate(capacity: 1)
+        if zmq_msg_init_size(msg, size) != 0 {
+            // Only ENOMEM is possible; there is nothing sensible to continue with.
+            fatalError("zmq_msg_init_size(\(size)) failed: out of memory")
+        }
+    }
+
+    /// A message whose body is a copy of `bytes`.
+    public init(copying bytes: UnsafeRawBufferPointer) {
+        self.init(size: bytes.count)
+        if let base = bytes.baseAddress, bytes.count > 0 {
+            zmq_msg_data(msg).copyMemory(from: base, byteCount: bytes.count)
+        }
+    }
+
+    /// A message whose body is a copy of `bytes`.
+    public init(copying bytes: some Sequence<UInt8>) {
+        let array = Array(bytes)
+        self.init(size: array.count)
+        let data = zmq_msg_data(msg)
+        array.withUnsafeBytes { source in
+            if let base = source.baseAddress, source.count > 0 { data?.copyMemory(from: base, byteCount: source.count) }
+        }
+    }
+
+    /// A message whose body is the UTF-8 of `string`.
+    public init(string: String) {
+        self.init(copying: string.utf8)
+    }
+
+    /// Wraps caller-owned memory without copying (`zmq_msg_init_data`); libzmq calls
+    /// `free(data, hint)` on one of its threads when it no longer needs the bytes.
+    /// `free` must capture nothing: state travels through `hint`.
+    init(
+        wrapping data: UnsafeMutableRawPointer, count: Int,
+        free: @convention(c) (UnsafeMutableRawPointer?, UnsafeMutableRawPointer?) -> Void,
+        hint: UnsafeMutableRawPointer?
+    ) {
+        msg = .allocate(capacity: 1)
+        if zmq_msg_init_data(msg, data, count, free, hint) != 0 {
+            fatalError("zmq_msg_init_data(\(count)) failed: out of memory")
+        }
+    }
+
+    deinit {
+        zmq_msg_close(msg)
+        msg.deallocate()
+    }
+
+    /// The body's length in bytes.
+    public var count: Int { zmq_msg_size(msg) }
+
+    /// Whether another frame of the same multipart message follows (valid after receive).
+    public var more: Bool { zmq_msg_more(msg) != 0 }
+
+    /// Reads the body in place, without copying.
+
+    public func withUnsafeBytes<R, E: Error>(_ body: (UnsafeRawBufferPointer) throws(E) -> R) throws(E) -> R {
+        try body(UnsafeRawBufferPointer(start: zmq_msg_data(msg), count: zmq_msg_size(msg)))
+    }
+
+    /// Writes the body in place. Only for messages this code created and has not sent, or
+    /// received and not shared: libzmq may share a received body between copies.
+
+    public mutating func withUnsafeMutableBytes<R, E: Error>(_ body: (UnsafeMutableRawBufferPointer) throws(E) -> R) throws(E) -> R {
+        try body(UnsafeMutableRawBufferPointer(start: zmq_msg_data(msg), count: zmq_msg_size(msg)))
+    }
+
+    /// A copy of the body as an array (allocates; for tests and slow paths).
+    public var bytes: [UInt8] { withUnsafeBytes { Array($0) } }
+
+    /// The body decoded as UTF-8 (allocates; for tests and slow paths).
+    public var string: String { withUnsafeBytes { String(decoding: $0, as: UTF8.self) } }
+
+    /// Releases the body and makes the message empty again.
+    public mutating func reset() {
+        zmq_msg_close(msg)
+        zmq_msg_init(msg)
+    }
+
+    /// Releases the body and gives the message `size` uninitialised bytes.
+    public mutating func reset(size: Int) {
+        zmq_msg_close(msg)
+        if zmq_msg_init_size(msg, size) != 0 {
+            fatalError("zmq_msg_init_size(\(size)) failed: out of memory")
+        }
+    }
+
+    /// Moves `other`'s content into this message (no body copy); `other` becomes empty.
+    public mutating func move(from other: inout Message) {
+        zmq_msg_move(msg, other.msg)
+    }
+
+    /// Makes this message a second reference to `other`'s body (no body copy; libzmq
+    /// reference-counts the body). Neither may be written afterwards.
+    public mutating func share(from other: borrowing Message) {
+        zmq_msg_copy(msg, other.msg)
+    }
+}
+
+extension Message {
+    /// Compares the body with `bytes` without copying.
+    public func bodyEquals(_ bytes: some Collection<UInt8>) -> Bool {
+        withUnsafeBytes { $0.elementsEqual(bytes) }
+    }
+}

@@ -1,0 +1,70 @@
+import Dispatch
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A dedicated OS thread for a socket loop.
+///
+/// Socket loops block in `zmq_msg_recv`/`zmq_poll`; doing that inside a Swift concurrency
+/// task would park one of the cooperative pool's few threads (two on a 2-core machine)
+/// and starve every other task. So every loop in this project runs here instead.
+///
+/// The body is a `sending` closure: sockets (not `Sendable`) created on the calling thread
+/// can be moved into it, after which only the new thread uses them.
+public final class SocketThread: @unchecked Sendable {
+    // @unchecked Sendable: `thread` is written once before `start` returns and read only
+    // by `join`; `finished` is a DispatchSemaphore (thread-safe).
+    private var thread: pthread_t?
+    private let finished = DispatchSemaphore(value: 0)
+    private var joined = false
+    public let name: String
+
+    private final class Start {
+        let name: String
+        let body: () -> Void
+        let finished: DispatchSemaphore
+        init(name: String, body: @escaping () -> Void, finished: DispatchSemaphore) {
+            self.name = name
+            self.body = body
+            self.finished = finished
+        }
+    }
+
+    private init(name: String) { self.name = name }
+
+    /// Starts `body` on a new thread; `name` identifies it in diagnostics.
+    public static func start(name: String, _ body: sending @escaping () -> Void) -> SocketThread {
+        let handle = SocketThread(name: name)
+        let start = Start(name: name, body: body, finished: handle.finished)
+        let argument = Unmanaged.passRetained(start).toOpaque()
+        var thread = pthread_t()
+        let rc = pthread_create(&thread, nil, { argument in
+            let start = Unmanaged<Start>.fromOpaque(argument!).takeRetainedValue()
+            start.body()
+            start.finished.signal()
+            return nil
+        }, argument)
+        precondition(rc == 0, "pthread_create failed: \(String(cString: strerror(rc)))")
+        handle.thread = thread
+        return handle
+    }
+
+    /// Waits for the thread to end. Returns `false` if it is still running after `timeout`
+    /// (then the thread is left alone and `join` may be called again).
+    @discardableResult
+    public func join(timeout: Duration? = nil) -> Bool {
+        if joined { return true }
+        if let timeout {
+            let ns = Int(timeout.components.seconds) * 1_000_000_000 + Int(timeout.components.attoseconds / 1_000_000_000)
+            if finished.wait(timeout: .now() + .nanoseconds(ns)) == .timedOut { return false }
+        } else {
+            finished.wait()
+        }
+        if let thread { pthread_join(thread, nil) }
+        joined = true
+        return true
+    }
+}
