@@ -7,6 +7,7 @@
 //   CZeroMQ      system library: libzmq's C API (module map + one-line shim)
 //   ZeroMQ       Swift wrapper: context, sockets, messages, polling, typed errors, buffer pool
 //   ZManager     the core: action keys, flows, mapping, wire codec, Subject / Worker / IM
+//   ZManagerHarness  the load-testing harness: scenarios, load generator, calibration, reports
 //   zmanager     the command-line tool (linked with jemalloc)
 import PackageDescription
 
@@ -22,6 +23,7 @@ let package = Package(
     products: [
         .library(name: "ZeroMQ", targets: ["ZeroMQ"]),
         .library(name: "ZManager", targets: ["ZManager"]),
+        .library(name: "ZManagerHarness", targets: ["ZManagerHarness"]),
         .executable(name: "zmanager", targets: ["zmanager"]),
     ],
     dependencies: [
@@ -51,10 +53,16 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        .target(
+            name: "ZManagerHarness",
+            dependencies: ["ZManager", "ZeroMQ"],
+            swiftSettings: strict
+        ),
         .executableTarget(
             name: "zmanager",
             dependencies: [
                 "ZManager",
+                "ZManagerHarness",
                 "ZeroMQ",
                 "CJemalloc",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -1,7 +1,13 @@
 import ArgumentParser
 
+/// `zmanager`: runs the ZManager core and its load-testing harness.
 @main
 struct ZManagerCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "zmanager", abstract: "ZManager for Swift")
-    func run() throws {}
+    static let configuration = CommandConfiguration(
+        commandName: "zmanager",
+        abstract: "ZManager for Swift: DigitalPy's message-routing core on libzmq, and its load-testing harness.",
+        version: "0.1.0",
+        subcommands: [BareCommand.self],
+        defaultSubcommand: BareCommand.self
+    )
 }
