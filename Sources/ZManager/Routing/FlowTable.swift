@@ -9,11 +9,14 @@ public struct FlowTable: Sendable {
     /// The flows in load order (files sorted by name, then file order).
     public let flows: [Flow]
     private let indexByName: [String: Int]
+    /// The same flows as bytes, for lookups from a received header (see `FlowByteIndex.swift`).
+    let byteIndex: FlowByteIndex
 
     /// An empty table.
     public init() {
         flows = []
         indexByName = [:]
+        byteIndex = FlowByteIndex([])
     }
 
     /// A table of the given flows.
@@ -36,6 +39,7 @@ public struct FlowTable: Sendable {
         }
         self.flows = flows
         self.indexByName = index
+        self.byteIndex = FlowByteIndex(flows)
     }
 
     /// Parses flow-file text (handy in tests). `path` appears in error messages.

@@ -29,6 +29,17 @@ public struct ResolvedFlowTable: Sendable {
         handlers[flow][step]
     }
 
+    /// The handler at a position (see ``FlowTable/position(ofHeader:in:)``).
+    public func handler(at position: FlowPosition) -> HandlerID? {
+        handlers[position.flow][position.step]
+    }
+
+    /// The handler for a received header: its flow by the config bytes, its step by first match
+    /// on the header's fields. Does not allocate.
+    public func handler(forHeader fields: HeaderFields, in frame: UnsafeRawBufferPointer) -> HandlerID? {
+        flows.position(ofHeader: fields, in: frame).flatMap { handlers[$0.flow][$0.step] }
+    }
+
     /// The handlers of every step of a flow, by step index.
     public func handlers(flow: Int) -> [HandlerID?] {
         handlers[flow]
