@@ -6,9 +6,6 @@
 /// prefix of a header; an empty field in the middle of a prefix matches only an empty field (ZeroMQ
 /// has no wildcards), exactly as in DigitalPy.
 extension ActionKey {
-    /// The field separator of the header, `~`.
-    public static let fieldDelimiter: Character = "~"
-
     /// All five fields joined with `~`: `config~decorator~source~context~action`
     /// (DigitalPy's `to_topic`). An empty key gives `~~~~`.
     public var topic: String {

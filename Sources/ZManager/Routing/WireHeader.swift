@@ -78,7 +78,7 @@ public enum WireHeader {
         }
     }
 
-    /// The number of bytes ``write(_:id:into:)-(_,UnsafeRawBufferPointer,_)`` writes: the UTF-8
+    /// The number of bytes ``write(_:id:into:)`` writes: the UTF-8
     /// lengths of the five key fields and the id, plus six `~`. `target` is not on the wire.
     public static func length(of key: ActionKey, idLength: Int) -> Int {
         key.config.utf8.count + key.decorator.utf8.count + key.source.utf8.count
@@ -115,7 +115,7 @@ public enum WireHeader {
         return offset
     }
 
-    /// ``write(_:id:into:)-(_,UnsafeRawBufferPointer,_)`` with a `String` id.
+    /// ``write(_:id:into:)`` with a `String` id.
     @discardableResult
     public static func write(
         _ key: ActionKey, id: String, into buffer: UnsafeMutableRawBufferPointer
