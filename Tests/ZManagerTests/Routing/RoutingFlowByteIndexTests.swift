@@ -1,0 +1,57 @@
+import Testing
+@testable import ZManager
+
+@Suite("Routing: lookups from header bytes")
+struct RoutingFlowByteIndexTests {
+    static let table = RoutingFlowTableTests.table
+
+    /// Writes a frame for `key` and runs `body` on its parsed header.
+    static func withHeader<R>(
+        of key: ActionKey, _ body: (HeaderFields, UnsafeRawBufferPointer) throws -> R
+    ) throws -> R {
+        let id = "0b7c4c5e-2f36-4f3e-9d3c-6f1f5a1f0c11"
+        var frame = [UInt8](repeating: 0, count: WireHeader.length(of: key, id: id) + 3)
+        try frame.withUnsafeMutableBytes { _ = try WireHeader.write(key, id: id, into: $0) }
+        return try frame.withUnsafeBytes { buffer in try body(try WireHeader.parse(buffer), buffer) }
+    }
+
+    @Test("byte-level position agrees with string-level first-match stepping",
+          arguments: RoutingFlowTableTests.steps)
+    func agreesWithStrings(_ flow: String, _ text: String, _ expected: String?) throws {
+        let key = try ActionKey(parsing: text, config: flow)
+        let position = try Self.withHeader(of: key) { fields, frame in
+            Self.table.position(ofHeader: fields, in: frame)
+        }
+        if let step = Self.table.stepIndex(of: key) {
+            #expect(position == FlowPosition(flow: try #require(Self.table.flowIndex(named: flow)), step: step))
+        } else {
+            #expect(position == nil)
+        }
+        #expect(position.flatMap { Self.table.position(after: $0) }.map { Self.table.step(at: $0) }
+            == Self.table.nextStep(after: key))
+    }
+
+    static let names: [(String, Int?)] = [
+        ("IAMConnection", 0), ("ServiceManagement_GetServiceTopics", 1), ("IAMConnectio", nil),
+        ("IAMConnectionX", nil), ("", nil), ("iamconnection", nil),
+    ]
+
+    @Test("flow lookup by name bytes is exact", arguments: names)
+    func flowIndexByBytes(_ name: String, _ expected: Int?) {
+        let bytes = Array(name.utf8)
+        #expect(bytes.withUnsafeBytes { Self.table.flowIndex(utf8: $0) } == expected)
+    }
+
+    @Test("the resolved table answers from header bytes too")
+    func resolvedFromHeader() throws {
+        let mapping = try ActionMapping(parsing: "[actionmapping]\n??Connection = iam.connect\n")
+        let resolved = ResolvedFlowTable(flows: Self.table, mapping: mapping)
+        let key = try ActionKey(parsing: "Subject?IAMConnection?Connection", config: "IAMConnection")
+        let handler = try Self.withHeader(of: key) { fields, frame in
+            resolved.handler(forHeader: fields, in: frame)
+        }
+        #expect(handler.map { mapping[$0].target } == "iam.connect")
+        #expect(resolved.handler(at: FlowPosition(flow: 0, step: 1)) == handler)
+        #expect(resolved.handler(at: FlowPosition(flow: 0, step: 2)) == nil)
+    }
+}

@@ -1,0 +1,154 @@
+import Testing
+@testable import ZManager
+
+@Suite("Routing: wire header")
+struct RoutingWireHeaderTests {
+    static let uuid = "0b7c4c5e-2f36-4f3e-9d3c-6f1f5a1f0c11"
+
+    static let keys: [ActionKey] = [
+        ActionKey(),
+        ActionKey(config: "EchoFlow", source: "svcA", context: "EchoFlow", action: "Push"),
+        ActionKey(config: "PubFlow", decorator: "PUBLISH", source: "Subject", context: "PubFlow", action: "notify"),
+        ActionKey(config: "EchoFlow", action: "done"),
+        ActionKey(config: "Flüsse", source: "Süd", context: "ação", action: "東京"),
+    ]
+
+    @Test("write then parse gives the same fields, id and body", arguments: keys)
+    func roundTrip(_ key: ActionKey) throws {
+        let body: [UInt8] = [0x80, 0x04] + Array("x~y~~z".utf8)  // a body may contain '~'
+        let headerLength = WireHeader.length(of: key, id: Self.uuid)
+        var frame = [UInt8](repeating: 0, count: headerLength + body.count)
+        let written = try frame.withUnsafeMutableBytes { try WireHeader.write(key, id: Self.uuid, into: $0) }
+        #expect(written == headerLength)
+        frame.replaceSubrange(written..., with: body)
+        #expect(Array(frame[..<written]) == Array((key.topic + "~" + Self.uuid + "~").utf8))
+
+        try frame.withUnsafeBytes { buffer in
+            let fields = try WireHeader.parse(buffer)
+            #expect(fields.actionKey(in: buffer) == key)
+            #expect(fields.string(.id, in: buffer) == Self.uuid)
+            #expect(fields.hasMessageID)
+            #expect(fields.bodyOffset == written)
+            #expect(Array(fields.body(in: buffer)) == body)
+        }
+    }
+
+    @Test("parses a DigitalPy frame without copying: ranges, field comparison")
+    func parsesReferenceFrame() throws {
+        let frame = Array("EchoFlow~~svcA~EchoFlow~Push~\(Self.uuid)~".utf8) + [0x80, 0x04, 0x7E, 0x95]
+        try frame.withUnsafeBytes { buffer in
+            let fields = try WireHeader.parse(buffer)
+            #expect(fields.config == 0..<8)
+            #expect(fields.decorator == 9..<9)
+            #expect(fields.source == 10..<14)
+            #expect(fields.context == 15..<23)
+            #expect(fields.action == 24..<28)
+            #expect(fields.id == 29..<65)
+            #expect(fields.bodyOffset == 66)
+            #expect(fields.field(.action, in: buffer, equals: "Push"))
+            #expect(!fields.field(.action, in: buffer, equals: "Pus"))
+            #expect(!fields.field(.action, in: buffer, equals: "PushX"))
+            #expect(fields.field(.decorator, in: buffer, equals: ""))
+            #expect(Array(fields.body(in: buffer)) == [0x80, 0x04, 0x7E, 0x95])
+        }
+    }
+
+    static let malformedFrames: [(String, Int)] = [
+        ("", 0), ("EchoFlow", 0), ("a~b", 1), ("S~C~A", 2), ("F~D~S~C~A", 4), ("F~D~S~C~A~\(uuid)", 5),
+    ]
+
+    @Test("frames with fewer than six '~'-terminated fields are rejected", arguments: malformedFrames)
+    func rejectsShortFrames(_ text: String, _ found: Int) {
+        let bytes = Array(text.utf8)
+        let error = #expect(throws: WireHeaderError.self) {
+            try bytes.withUnsafeBytes { try WireHeader.parse($0) }
+        }
+        #expect(error == .tooFewFields(found: found))
+    }
+
+    @Test("the malformed-header error says what was expected")
+    func malformedText() {
+        #expect(WireHeaderError.tooFewFields(found: 4).description
+            == "malformed header: found 4 '~'-terminated fields before the body;"
+            + " expected 6: config~decorator~source~context~action~id~")
+        #expect(WireHeaderError.tooFewTopicFields(found: 2).description
+            == "malformed topic: found 2 '~'-separated fields; expected at least 3: source~context~action")
+    }
+
+    /// (topic, config, decorator, source, context, action, id or nil).
+    static let topics: [(String, String, String, String, String, String, String?)] = [
+        ("S~C~A", "", "", "S", "C", "A", nil),  // left-padded twice
+        ("D~S~C~A", "", "D", "S", "C", "A", nil),  // left-padded once
+        ("F~D~S~C~A", "F", "D", "S", "C", "A", nil),
+        ("~~~~", "", "", "", "", "", nil),
+        ("F~D~S~C~A~\(uuid)", "F", "D", "S", "C", "A", uuid),
+        ("F~D~S~C~A~\(uuid)~", "F", "D", "S", "C", "A", uuid),
+    ]
+
+    @Test("bare topics get DigitalPy's left-padding tolerance", arguments: topics)
+    func parsesTopics(
+        _ text: String, _ config: String, _ decorator: String, _ source: String, _ context: String,
+        _ action: String, _ id: String?
+    ) throws {
+        let bytes = Array(text.utf8)
+        try bytes.withUnsafeBytes { buffer in
+            let fields = try WireHeader.parseTopic(buffer)
+            #expect(fields.actionKey(in: buffer)
+                == ActionKey(config: config, decorator: decorator, source: source, context: context, action: action))
+            #expect(fields.hasMessageID == (id != nil))
+            #expect(fields.string(.id, in: buffer) == (id ?? ""))
+        }
+    }
+
+    @Test("topics with fewer than three parts are rejected", arguments: [("", 1), ("x", 1), ("a~b", 2)])
+    func rejectsShortTopics(_ text: String, _ found: Int) {
+        let bytes = Array(text.utf8)
+        let error = #expect(throws: WireHeaderError.self) {
+            try bytes.withUnsafeBytes { try WireHeader.parseTopic($0) }
+        }
+        #expect(error == .tooFewTopicFields(found: found))
+    }
+
+    @Test("writing into a buffer that is too small fails without writing")
+    func bufferTooSmall() {
+        let key = ActionKey(config: "EchoFlow", action: "done")
+        let needed = WireHeader.length(of: key, id: Self.uuid)
+        var buffer = [UInt8](repeating: 0xAA, count: needed - 1)
+        let error = #expect(throws: WireHeaderError.self) {
+            try buffer.withUnsafeMutableBytes { try WireHeader.write(key, id: Self.uuid, into: $0) }
+        }
+        #expect(error == .bufferTooSmall(needed: needed, available: needed - 1))
+        #expect(buffer.allSatisfy { $0 == 0xAA })
+        #expect(error?.description == "header needs \(needed) bytes but the buffer has \(needed - 1)")
+    }
+
+    static let tildes: [(ActionKey, String, HeaderFields.Field)] = [
+        (ActionKey(config: "a~b"), "id", .config),
+        (ActionKey(decorator: "~"), "id", .decorator),
+        (ActionKey(source: "s~"), "id", .source),
+        (ActionKey(context: "~c"), "id", .context),
+        (ActionKey(action: "a~"), "id", .action),
+        (ActionKey(), "i~d", .id),
+    ]
+
+    @Test("a '~' inside a field is refused: it would shift every later field", arguments: tildes)
+    func delimiterInField(_ key: ActionKey, _ id: String, _ field: HeaderFields.Field) {
+        var buffer = [UInt8](repeating: 0, count: 64)
+        let error = #expect(throws: WireHeaderError.self) {
+            try buffer.withUnsafeMutableBytes { try WireHeader.write(key, id: id, into: $0) }
+        }
+        #expect(error == .delimiterInField(field))
+    }
+
+    @Test("an id given as bytes is written as is")
+    func idAsBytes() throws {
+        let key = ActionKey(config: "F", action: "a")
+        let id: [UInt8] = Array("abc".utf8)
+        var buffer = [UInt8](repeating: 0, count: 32)
+        let n = try id.withUnsafeBytes { idBytes in
+            try buffer.withUnsafeMutableBytes { try WireHeader.write(key, id: idBytes, into: $0) }
+        }
+        #expect(n == WireHeader.length(of: key, idLength: 3))
+        #expect(Array(buffer[..<n]) == Array("F~~~~a~abc~".utf8))
+    }
+}
