@@ -1,0 +1,62 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Handlers that ship with the core, for benchmarks and smoke tests. Map them like any
+/// component: `??Echo = zmanager.builtin.echo`.
+public enum BuiltinHandlers {
+    public static let echoTarget = "zmanager.builtin.echo"
+
+    /// Returns the request body unchanged (forwarded without a copy).
+    public static let echo: Handler = { _, _ in }
+
+    /// Burns `microseconds` of CPU, then echoes: a handler with a cost, to show worker scaling.
+    public static func spin(microseconds: Int) -> Handler {
+        { _, _ in
+            let clock = ContinuousClock()
+            let end = clock.now + .microseconds(microseconds)
+            while clock.now < end {}
+        }
+    }
+
+    /// Sleeps `milliseconds` on every `every`-th message it handles (per worker), else echoes:
+    /// a stalling handler, which an open-loop load generator must see in corrected latency.
+    public static func stall(milliseconds: Int, every: Int) -> Handler {
+        let counter = StallCounter()
+        return { _, _ in
+            if counter.next() % every == 0 {
+                var request = timespec(tv_sec: milliseconds / 1000, tv_nsec: (milliseconds % 1000) * 1_000_000)
+                var remaining = timespec()
+                while nanosleep(&request, &remaining) != 0 { request = remaining }
+            }
+        }
+    }
+
+    /// `zmanager.builtin.spin_<N>us` and `zmanager.builtin.stall_<D>ms_every_<N>`.
+    static func parameterised(_ target: String) -> Handler? {
+        let prefix = "zmanager.builtin."
+        guard target.hasPrefix(prefix) else { return nil }
+        let name = target.dropFirst(prefix.count)
+        if name.hasPrefix("spin_"), name.hasSuffix("us"), let n = Int(name.dropFirst(5).dropLast(2)), n >= 0 {
+            return spin(microseconds: n)
+        }
+        if name.hasPrefix("stall_") {
+            let parts = name.dropFirst(6).split(separator: "_")
+            if parts.count == 3, parts[0].hasSuffix("ms"), parts[1] == "every",
+               let d = Int(parts[0].dropLast(2)), let n = Int(parts[2]), d >= 0, n > 0 {
+                return stall(milliseconds: d, every: n)
+            }
+        }
+        return nil
+    }
+}
+
+import Synchronization
+
+/// Counts messages across the threads sharing one stall handler.
+final class StallCounter: Sendable {
+    private let value = Atomic<Int>(0)
+    func next() -> Int { value.add(1, ordering: .relaxed).newValue }
+}

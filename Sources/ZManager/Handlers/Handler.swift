@@ -1,0 +1,77 @@
+/// What a handler sees of the message it executes. Valid only during the call: the byte
+/// buffers point into the received frames (no copy was made to call the handler).
+public struct HandlerRequest {
+    /// The message body: the payload in split form, DigitalPy's pickle in single form.
+    public let body: UnsafeRawBufferPointer
+    /// The correlation id (DigitalPy: a uuid4 string), as bytes.
+    public let id: UnsafeRawBufferPointer
+    /// The form the message arrived in; replies travel in the same form.
+    public let form: WireForm
+    /// The flow step being executed.
+    public let step: ActionKey
+    /// Index of the step within its flow.
+    public let stepIndex: Int
+    /// The worker or service executing the step (for diagnostics and tests).
+    public let executor: String
+
+    /// The id as a `String` (allocates).
+    public var idString: String { String(decoding: id, as: UTF8.self) }
+    /// The body as an array (allocates).
+    public var bodyBytes: [UInt8] { Array(body) }
+}
+
+/// What a handler produces. It starts *unchanged*: the request body is passed on as the
+/// result, so an echo handler costs nothing and forwards the body frame without a copy.
+/// Writing a body replaces it; the storage is reused from message to message, so a handler
+/// writing bodies of a steady size allocates nothing.
+public struct HandlerResponse {
+    var storage: [UInt8]
+    public private(set) var isUnchanged = true
+
+    init(capacity: Int = 4096) {
+        storage = []
+        storage.reserveCapacity(capacity)
+    }
+
+    mutating func reset() {
+        storage.removeAll(keepingCapacity: true)
+        isUnchanged = true
+    }
+
+    /// Replaces the body with a copy of `bytes`.
+    public mutating func setBody(_ bytes: UnsafeRawBufferPointer) {
+        storage.removeAll(keepingCapacity: true)
+        storage.append(contentsOf: bytes)
+        isUnchanged = false
+    }
+
+    /// Replaces the body with `bytes`.
+    public mutating func setBody(_ bytes: some Sequence<UInt8>) {
+        storage.removeAll(keepingCapacity: true)
+        storage.append(contentsOf: bytes)
+        isUnchanged = false
+    }
+
+    /// Replaces the body with `count` bytes written by `fill`.
+    public mutating func writeBody(count: Int, _ fill: (UnsafeMutableRawBufferPointer) -> Void) {
+        storage.removeAll(keepingCapacity: true)
+        storage.append(contentsOf: repeatElement(0, count: count))
+        storage.withUnsafeMutableBytes { fill($0) }
+        isUnchanged = false
+    }
+
+    /// The body written so far (empty while unchanged).
+    public var body: [UInt8] { storage }
+}
+
+/// A component's implementation of one mapped action.
+///
+/// Runs on a worker (or service) thread; throwing publishes an ``ErrorKind/handlerFailed``
+/// error message carrying the message id, and the worker goes on serving.
+public typealias Handler = @Sendable (HandlerRequest, inout HandlerResponse) throws -> Void
+
+/// A handler failure with a message of the handler's choosing.
+public struct HandlerError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,133 @@
+public import ZeroMQ
+
+/// A service in the seed's sense (DigitalPy's core services): a component with its own
+/// action mapping that receives its steps from the Integration Manager instead of from
+/// the Subject.
+///
+/// On start it subscribes to every flow step its mapping resolves (the seed's note under
+/// "External Action Mapping": match the mapping's keys against every step of every flow),
+/// with the step's exact header prefix. When such a step is published — a `PUBLISH` step,
+/// or the response to an ASYNC step it owns — it executes it and carries the flow on:
+/// `??done` → the result to the Integration Manager; an `@ASYNC` next step → parks the flow
+/// at the Subject; anything else → the next step to the Subject, which routes it.
+///
+/// Several instances may run; each published step reaches every subscribed instance, so
+/// run one instance per step unless its handler is idempotent.
+public final class Service {
+    let sub: Socket
+    let toSubject: Socket
+    let toIntegrationManager: Socket
+    let routing: RoutingTable
+    let handlers: [[Handler?]]
+    let limits: RoleLimits
+    let pool: BufferPool
+    public let name: String
+    /// The header prefixes this service subscribed to.
+    public let subscriptions: [String]
+
+    public init(
+        name: String, context: Context, subjectFront: String, integrationManagerPull: String,
+        integrationManagerPub: String, routing: RoutingTable, mapping: ActionMapping,
+        handlers registry: HandlerRegistry, limits: RoleLimits = RoleLimits()
+    ) throws {
+        let byEntry = try registry.resolve(mapping)
+        let resolved = ResolvedFlowTable(flows: routing.flows, mapping: mapping)
+        var handlers: [[Handler?]] = []
+        var subscriptions: [String] = []
+        for (f, flow) in routing.flows.flows.enumerated() {
+            var row: [Handler?] = []
+            for (s, step) in flow.steps.enumerated() {
+                let handler = resolved.handler(flow: f, step: s).map { byEntry[$0.index] }
+                row.append(step.isEndOfFlow || s == 0 ? nil : handler)
+                if row.last! != nil {
+                    subscriptions.append(String(decoding: routing.prefix(FlowPosition(flow: f, step: s)).bytes, as: UTF8.self))
+                }
+            }
+            handlers.append(row)
+        }
+        self.handlers = handlers
+        self.subscriptions = subscriptions
+        sub = try Socket(context, .sub)
+        try sub.setReceiveHighWaterMark(limits.highWaterMark)
+        for prefix in subscriptions { try sub.subscribe(prefix) }
+        try sub.connect(integrationManagerPub)
+        toSubject = try Socket(context, .push)
+        try toSubject.connect(subjectFront)
+        toIntegrationManager = try Socket(context, .push)
+        try toIntegrationManager.connect(integrationManagerPull)
+        self.name = name
+        self.routing = routing
+        self.limits = limits
+        self.pool = .shared
+    }
+
+    /// Runs until the context shuts down.
+    public func run() {
+        var inbound = Inbound()
+        var response = HandlerResponse()
+        var scratch = Message()
+        do {
+            while true {
+                guard case .message = try inbound.receive(from: sub, maxSize: limits.maxMessageSize) else { continue }
+                guard let position = inbound.head.withUnsafeBytes({ routing.flows.position(ofHeader: inbound.fields, in: $0) }),
+                      let handler = handlers[position.flow][position.step]
+                else { continue }  // a prefix match on another step: not ours
+                response.reset()
+                let failure: (any Error)? = inbound.withBody { body in
+                    inbound.head.withUnsafeBytes { frame in
+                        let request = HandlerRequest(
+                            body: body, id: UnsafeRawBufferPointer(rebasing: frame[inbound.fields.id]),
+                            form: inbound.form, step: routing.flows.step(at: position), stepIndex: position.step, executor: name)
+                        do { try handler(request, &response); return nil } catch { return error }
+                    }
+                }
+                if let failure {
+                    Outbound.sendError(.handlerFailed, role: "Service \(name)", flow: routing.flows.flows[position.flow].name,
+                                       id: inbound.idString, text: "\(routing.flows.step(at: position).text): \(failure)",
+                                       form: inbound.form, to: toIntegrationManager, encodeBody: plainErrorBody)
+                    continue
+                }
+                let next = FlowPosition(flow: position.flow, step: position.step + 1)
+                let socket: Socket
+                switch routing.kind(next) {
+                case .done:
+                    socket = toIntegrationManager
+                case .async:
+                    var verb = Message(copying: ControlVerb.park.frame)
+                    _ = try toSubject.send(&verb, more: true)
+                    socket = toSubject
+                case .publish, .plain:
+                    socket = toSubject
+                }
+                let prefix = routing.prefix(next)
+                let idRange = inbound.fields.id
+                let form = inbound.form
+                let changed = !response.isUnchanged
+                try inbound.head.withUnsafeBytes { (frame) throws(ZMQError) in
+                    let id = UnsafeRawBufferPointer(rebasing: frame[idRange])
+                    if changed {
+                        let result: Result<Void, ZMQError> = response.storage.withUnsafeBytes { body in
+                            Result { () throws(ZMQError) in
+                                try Outbound.send(prefix: prefix, id: id, form: form, body: body, bodyMessage: &scratch,
+                                                  useBodyMessage: false, to: socket, pool: pool)
+                            }
+                        }
+                        try result.get()
+                    } else if form == .split {
+                        try Outbound.send(prefix: prefix, id: id, form: form, body: UnsafeRawBufferPointer(start: nil, count: 0),
+                                          bodyMessage: &inbound.body, useBodyMessage: true, to: socket, pool: pool)
+                    } else {
+                        try Outbound.send(prefix: prefix, id: id, form: form,
+                                          body: UnsafeRawBufferPointer(rebasing: frame[inbound.fields.bodyOffset...]),
+                                          bodyMessage: &scratch, useBodyMessage: false, to: socket, pool: pool)
+                    }
+                }
+            }
+        } catch {
+            // ETERM: stopping.
+        }
+        sub.close()
+        toSubject.close()
+        toIntegrationManager.close()
+    }
+}

@@ -1,0 +1,213 @@
+public import ZeroMQ
+
+/// The Subject (DigitalPy's "ventilator"): takes requests from services and hands them on.
+///
+/// PULL (bound) from services, workers and external parties; PUSH (bound) to the workers,
+/// which libzmq round-robins; PUSH (connected) to the Integration Manager.
+///
+/// - On a `Push` it starts the flow: swaps in the flow's next step and sends it to the
+///   workers, or straight to the Integration Manager when that step is `PUBLISH` (a
+///   service executes it) or `??done`.
+/// - Any other message is forwarded unchanged: to the Integration Manager when its
+///   decorator is `PUBLISH`, else to the workers.
+/// - It keeps the ASYNC parking table (``ParkedFlows``) and publishes an error for every
+///   message it cannot carry on — unknown flow or step, undecodable, oversized, unknown
+///   ASYNC response, timeout — instead of dropping it.
+public final class Subject {
+    let front: Socket
+    let toWorkers: Socket
+    let toIntegrationManager: Socket
+    let routing: RoutingTable
+    let limits: RoleLimits
+    let statistics: CoreStatistics
+    let pool: BufferPool
+    let errorBody: ErrorBodyEncoder
+    var parked: ParkedFlows
+    public let frontEndpoint: String
+    public let workerEndpoint: String
+
+    public convenience init(
+        context: Context, frontEndpoint: String, workerEndpoint: String, integrationManager: String,
+        routing: RoutingTable, limits: RoleLimits = RoleLimits(), async: AsyncOptions = AsyncOptions(),
+        statistics: CoreStatistics
+    ) throws(ZMQError) {
+        try self.init(context: context, frontEndpoint: frontEndpoint, workerEndpoint: workerEndpoint,
+                      integrationManager: integrationManager, routing: routing, limits: limits, async: async,
+                      statistics: statistics, errorBody: plainErrorBody)
+    }
+
+    init(
+        context: Context, frontEndpoint: String, workerEndpoint: String, integrationManager: String,
+        routing: RoutingTable, limits: RoleLimits, async: AsyncOptions, statistics: CoreStatistics,
+        errorBody: @escaping ErrorBodyEncoder
+    ) throws(ZMQError) {
+        front = try Socket(context, .pull)
+        try front.setReceiveHighWaterMark(limits.highWaterMark)
+        try front.setReceiveTimeout(.milliseconds(20))
+        try front.bind(frontEndpoint)
+        toWorkers = try Socket(context, .push)
+        try toWorkers.setSendHighWaterMark(limits.highWaterMark)
+        try toWorkers.bind(workerEndpoint)
+        toIntegrationManager = try Socket(context, .push)
+        try toIntegrationManager.setSendHighWaterMark(limits.highWaterMark)
+        try toIntegrationManager.connect(integrationManager)
+        self.frontEndpoint = try front.lastEndpoint
+        self.workerEndpoint = try toWorkers.lastEndpoint
+        self.routing = routing
+        self.limits = limits
+        self.statistics = statistics
+        self.parked = ParkedFlows(capacity: async.capacity, timeout: async.timeout)
+        self.pool = .shared
+        self.errorBody = errorBody
+    }
+
+    static let push = Array("Push".utf8)
+    static let async = Array(Decorator.async.utf8)
+    static let publish = Array(Decorator.publish.utf8)
+
+    /// Runs until the context shuts down.
+    public func run() {
+        var inbound = Inbound()
+        let clock = ContinuousClock()
+        do {
+            while true {
+                let outcome = try inbound.receive(from: front, maxSize: limits.maxMessageSize)
+                switch outcome {
+                case .timedOut:
+                    break
+                case .malformed(let kind, let reason):
+                    statistics.subjectReceived.add(1, ordering: .relaxed)
+                    statistics.flowsStarted.add(1, ordering: .relaxed)
+                    fail(kind, flow: "", id: "", reason, form: inbound.form)
+                case .message:
+                    statistics.subjectReceived.add(1, ordering: .relaxed)
+                    if let verb = inbound.verb {
+                        try control(verb, &inbound, now: clock.now)
+                    } else {
+                        try route(&inbound, now: clock.now)
+                    }
+                }
+                if parked.count > 0 { expireParked(now: clock.now) }
+            }
+        } catch {
+            // ETERM: the node is stopping.
+        }
+        front.close()
+        toWorkers.close()
+        toIntegrationManager.close()
+    }
+
+    private func route(_ inbound: inout Inbound, now: ContinuousClock.Instant) throws(ZMQError) {
+        let position = inbound.head.withUnsafeBytes { routing.flows.position(ofHeader: inbound.fields, in: $0) }
+        if inbound.field(.action, equals: Self.push) {
+            statistics.flowsStarted.add(1, ordering: .relaxed)
+            guard let position else { return unknown(&inbound) }
+            let next = FlowPosition(flow: position.flow, step: position.step + 1)
+            switch routing.kind(next) {
+            case .done, .publish:
+                try send(&inbound, as: next, to: toIntegrationManager)
+            case .plain:
+                try send(&inbound, as: next, to: toWorkers)
+            case .async:
+                try park(&inbound, at: next, now: now)
+            }
+        } else if inbound.field(.decorator, equals: Self.async) {
+            // An external party's response to a parked flow.
+            let id = inbound.idString
+            guard let position, let entry = parked.resume(id: id), entry.position == position else {
+                return fail(.asyncUnknown, flow: inbound.flowString, id: id,
+                            "no flow is parked at this ASYNC step with this id (expired, answered already, or never parked)",
+                            form: inbound.form)
+            }
+            statistics.parked.subtract(1, ordering: .relaxed)
+            try forward(&inbound, to: toWorkers)
+        } else if inbound.field(.decorator, equals: Self.publish) {
+            try forward(&inbound, to: toIntegrationManager)
+        } else {
+            try forward(&inbound, to: toWorkers)
+        }
+    }
+
+    private func unknown(_ inbound: inout Inbound) {
+        let flow = inbound.flowString
+        let known = routing.flows.flowIndex(named: flow) != nil
+        fail(known ? .unknownStep : .unknownFlow, flow: flow, id: inbound.idString,
+             known ? "no step of flow \"\(flow)\" matches the message's action key" : "no flow named \"\(flow)\" is loaded",
+             form: inbound.form)
+    }
+
+    private func control(_ verb: ControlVerb, _ inbound: inout Inbound, now: ContinuousClock.Instant) throws(ZMQError) {
+        switch verb {
+        case .ping:
+            let prefix = HeaderPrefix(fields: [Topics.controlConfig, "PONG", "", "", ""])
+            var empty = Message()
+            try inbound.head.withUnsafeBytes { (id) throws(ZMQError) in
+                try Outbound.send(prefix: prefix, id: id, form: .single, body: UnsafeRawBufferPointer(start: nil, count: 0),
+                                  bodyMessage: &empty, useBodyMessage: false, to: toIntegrationManager, pool: pool)
+            }
+        case .park:
+            guard let position = inbound.head.withUnsafeBytes({ routing.flows.position(ofHeader: inbound.fields, in: $0) }),
+                  routing.kind(position) == .async
+            else { return unknown(&inbound) }
+            try park(&inbound, at: position, now: now)
+        }
+    }
+
+    /// Parks the flow at its ASYNC step and publishes the request for the external party.
+    private func park(_ inbound: inout Inbound, at position: FlowPosition, now: ContinuousClock.Instant) throws(ZMQError) {
+        let id = inbound.idString
+        let flow = routing.flows.flows[position.flow]
+        switch parked.park(id: id, at: position, form: inbound.form, now: now) {
+        case .full:
+            return fail(.asyncCapacity, flow: flow.name, id: id, "\(parked.capacity) flows are parked already", form: inbound.form)
+        case .duplicate:
+            return fail(.asyncCapacity, flow: flow.name, id: id, "a flow with this id is parked already", form: inbound.form)
+        case .parked:
+            statistics.parked.add(1, ordering: .relaxed)
+        }
+        let step = flow.steps[position.step]
+        let prefix = HeaderPrefix(fields: [Topics.asyncConfig, Topics.parkedDecorator, "", flow.name, step.action])
+        try send(&inbound, prefix: prefix, to: toIntegrationManager)
+    }
+
+    private func expireParked(now: ContinuousClock.Instant) {
+        for (id, entry) in parked.expire(now: now) {
+            statistics.parked.subtract(1, ordering: .relaxed)
+            let flow = routing.flows.flows[entry.position.flow]
+            fail(.asyncTimeout, flow: flow.name, id: id,
+                 "no response to ASYNC step \(flow.steps[entry.position.step].text) within \(parked.timeout)",
+                 form: entry.form)
+        }
+    }
+
+    private func send(_ inbound: inout Inbound, as position: FlowPosition, to socket: Socket) throws(ZMQError) {
+        try send(&inbound, prefix: routing.prefix(position), to: socket)
+    }
+
+    private func send(_ inbound: inout Inbound, prefix: HeaderPrefix, to socket: Socket) throws(ZMQError) {
+        let idRange = inbound.fields.id
+        let bodyOffset = inbound.fields.bodyOffset
+        let form = inbound.form
+        try inbound.head.withUnsafeBytes { (frame) throws(ZMQError) in
+            let body = form == .single ? UnsafeRawBufferPointer(rebasing: frame[bodyOffset...]) : UnsafeRawBufferPointer(start: nil, count: 0)
+            try Outbound.send(prefix: prefix, id: UnsafeRawBufferPointer(rebasing: frame[idRange]), form: form,
+                              body: body, bodyMessage: &inbound.body, useBodyMessage: form == .split,
+                              to: socket, pool: pool)
+        }
+    }
+
+    /// Forwards the message's frames as they are (no copy).
+    private func forward(_ inbound: inout Inbound, to socket: Socket) throws(ZMQError) {
+        if inbound.form == .split {
+            _ = try socket.send(&inbound.head, more: true)
+            _ = try socket.send(&inbound.body)
+        } else {
+            _ = try socket.send(&inbound.head)
+        }
+    }
+
+    private func fail(_ kind: ErrorKind, flow: String, id: String, _ text: String, form: WireForm) {
+        Outbound.sendError(kind, role: "Subject", flow: flow, id: id, text: text, form: form,
+                           to: toIntegrationManager, encodeBody: errorBody)
+    }
+}

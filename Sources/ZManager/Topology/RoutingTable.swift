@@ -1,0 +1,42 @@
+/// Everything the roles need to route a message, precomputed once from the flows: for each
+/// flow step its header prefix and what kind of step it is. Immutable and shared by all
+/// role threads of a process.
+public struct RoutingTable: Sendable {
+    public let flows: FlowTable
+    let prefixes: [[HeaderPrefix]]
+    let kinds: [[StepKind]]
+    /// The `??done` header prefix of each flow (its last step).
+    let donePrefixes: [HeaderPrefix]
+
+    enum StepKind: Sendable {
+        case plain, publish, async, done
+    }
+
+    public init(flows: FlowTable) {
+        self.flows = flows
+        prefixes = flows.flows.map { $0.steps.map(HeaderPrefix.init) }
+        kinds = flows.flows.map { flow in
+            flow.steps.map { step in
+                if step.isEndOfFlow { return .done }
+                if step.isPublish { return .publish }
+                if step.isAsync { return .async }
+                return .plain
+            }
+        }
+        donePrefixes = flows.flows.map { HeaderPrefix($0.steps.last!) }
+    }
+
+    func kind(_ position: FlowPosition) -> StepKind { kinds[position.flow][position.step] }
+    func prefix(_ position: FlowPosition) -> HeaderPrefix { prefixes[position.flow][position.step] }
+}
+
+/// Limits every role applies.
+public struct RoleLimits: Sendable {
+    /// Largest message (all frames) a role accepts; larger ones get an
+    /// ``ErrorKind/oversized`` error message.
+    public var maxMessageSize: Int = 64 << 20
+    /// High-water mark of every socket, in messages. Bounded by default: libzmq's 0
+    /// (DigitalPy's setting on the IM and workers) means unbounded memory under overload.
+    public var highWaterMark: Int = 10_000
+    public init() {}
+}

@@ -1,0 +1,153 @@
+public import ZeroMQ
+import Dispatch
+
+/// Endpoints of a ZManager topology. The defaults are DigitalPy's
+/// (`configuration_management.ini`, `[ZManagerConfiguration]`), on 127.0.0.1.
+public struct Endpoints: Sendable, Hashable, Codable {
+    /// Subject PULL: services push requests here.
+    public var subjectFront = "tcp://127.0.0.1:19030"
+    /// Subject PUSH: workers connect here.
+    public var subjectWorkers = "tcp://127.0.0.1:19031"
+    /// Integration Manager PULL.
+    public var integrationManagerPull = "tcp://127.0.0.1:19035"
+    /// Integration Manager PUB: everyone subscribes here.
+    public var integrationManagerPub = "tcp://127.0.0.1:19034"
+
+    public init() {}
+
+    public init(subjectFront: String, subjectWorkers: String, integrationManagerPull: String, integrationManagerPub: String) {
+        self.subjectFront = subjectFront
+        self.subjectWorkers = subjectWorkers
+        self.integrationManagerPull = integrationManagerPull
+        self.integrationManagerPub = integrationManagerPub
+    }
+
+    /// Four fresh endpoints on one transport, for tests and benchmarks: `inproc` and
+    /// `ipc` get unique names, `tcp` ephemeral loopback ports.
+    public static func ephemeral(transport: String, tag: String = String(UInt64.random(in: 0...UInt64.max), radix: 36)) -> Endpoints {
+        func endpoint(_ role: String) -> String {
+            switch transport {
+            case "inproc": "inproc://zmanager-\(tag)-\(role)"
+            case "ipc": "ipc:///tmp/zmanager-\(tag)-\(role).sock"
+            default: "tcp://127.0.0.1:*"
+            }
+        }
+        return Endpoints(subjectFront: endpoint("subject"), subjectWorkers: endpoint("workers"),
+                         integrationManagerPull: endpoint("im-pull"), integrationManagerPub: endpoint("im-pub"))
+    }
+}
+
+/// A whole ZManager in one process: Integration Manager, Subject and N workers, each on its
+/// own thread (the "threads" deployment), sharing one libzmq context.
+///
+/// Workers in other processes or on other hosts connect to ``endpoints`` like the
+/// in-process ones (`zmanager worker`). ``stop(drainTimeout:)`` drains before stopping.
+public final class ZManagerNode: @unchecked Sendable {
+    // @unchecked Sendable: all stored properties are immutable after init except `threads`
+    // and `stopped`, which only `stop` touches, serialised by `stopLock`.
+    public let context: Context
+    public let statistics = CoreStatistics()
+    /// The endpoints actually bound (wildcard ports resolved); connect clients here.
+    public let endpoints: Endpoints
+    public let routing: RoutingTable
+    private var threads: [SocketThread] = []
+    private let stopLock = DispatchSemaphore(value: 1)
+    private var stopped = false
+
+    public struct Options: Sendable {
+        public var workers = 2
+        public var limits = RoleLimits()
+        public var async = AsyncOptions()
+        public var ioThreads = 1
+        public init(workers: Int = 2, limits: RoleLimits = RoleLimits(), async: AsyncOptions = AsyncOptions(), ioThreads: Int = 1) {
+            self.workers = workers
+            self.limits = limits
+            self.async = async
+            self.ioThreads = ioThreads
+        }
+    }
+
+    /// Binds every endpoint and starts the role threads.
+    /// - Throws: ``ZMQError`` naming an endpoint that cannot be bound, or
+    ///   ``MissingHandlersError`` before anything starts.
+    public init(endpoints: Endpoints, flows: FlowTable, mapping: ActionMapping, handlers: HandlerRegistry,
+                options: Options = Options()) throws {
+        _ = try handlers.resolve(mapping)  // fail before binding anything
+        context = try Context(ioThreads: options.ioThreads)
+        routing = RoutingTable(flows: flows)
+        do {
+            let im = try IntegrationManager(context: context, pullEndpoint: endpoints.integrationManagerPull,
+                                            pubEndpoint: endpoints.integrationManagerPub, limits: options.limits,
+                                            statistics: statistics)
+            let subject = try Subject(context: context, frontEndpoint: endpoints.subjectFront,
+                                      workerEndpoint: endpoints.subjectWorkers, integrationManager: im.pullEndpoint,
+                                      routing: routing, limits: options.limits, async: options.async, statistics: statistics)
+            self.endpoints = Endpoints(subjectFront: subject.frontEndpoint, subjectWorkers: subject.workerEndpoint,
+                                       integrationManagerPull: im.pullEndpoint, integrationManagerPub: im.pubEndpoint)
+            threads.append(SocketThread.start(name: "zm-im") { im.run() })
+            threads.append(SocketThread.start(name: "zm-subject") { subject.run() })
+            for index in 0..<options.workers {
+                let worker = try Worker(name: "w\(index)", context: context, subject: self.endpoints.subjectWorkers,
+                                        subjectFront: self.endpoints.subjectFront,
+                                        integrationManager: self.endpoints.integrationManagerPull,
+                                        routing: routing, mapping: mapping, handlers: handlers,
+                                        limits: options.limits, statistics: statistics)
+                threads.append(SocketThread.start(name: "zm-w\(index)") { worker.run() })
+            }
+        } catch {
+            context.shutdown()
+            for thread in threads { thread.join() }
+            context.terminate()
+            throw error
+        }
+    }
+
+    deinit { stop(drainTimeout: .zero) }
+
+    /// Drains, then stops every role and waits for their threads.
+    ///
+    /// Draining never relies on socket linger (libzmq 4.3.4 loses the tail of a burst on
+    /// close over ipc): it waits until every flow the Subject started has ended in a result
+    /// or an error published by the Integration Manager, and no new message has reached the
+    /// Subject for `quietPeriod`, or until `drainTimeout` passes. Returns whether the drain
+    /// completed.
+    @discardableResult
+    public func stop(drainTimeout: Duration = .seconds(10), quietPeriod: Duration = .milliseconds(100)) -> Bool {
+        stopLock.wait()
+        defer { stopLock.signal() }
+        if stopped { return true }
+        stopped = true
+        let drained = drain(timeout: drainTimeout, quietPeriod: quietPeriod)
+        context.shutdown()
+        for thread in threads { thread.join() }
+        context.terminate()
+        return drained
+    }
+
+    /// Waits until no flow is in flight and the Subject has been quiet for `quietPeriod`.
+    public func drain(timeout: Duration, quietPeriod: Duration = .milliseconds(100)) -> Bool {
+        let clock = ContinuousClock()
+        let deadline = clock.now + timeout
+        var lastSeen = statistics.subjectReceived.load(ordering: .acquiring)
+        var quietSince = clock.now
+        while true {
+            let seen = statistics.subjectReceived.load(ordering: .acquiring)
+            if seen != lastSeen {
+                lastSeen = seen
+                quietSince = clock.now
+            }
+            if statistics.inFlight <= 0 && clock.now - quietSince >= quietPeriod { return true }
+            if clock.now >= deadline { return false }
+            // Poll the counters: they are updated by role threads on their hot path, which
+            // must not pay for signalling a waiter on every message.
+            var pause = timespec(tv_sec: 0, tv_nsec: 2_000_000)
+            nanosleep(&pause, nil)
+        }
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif

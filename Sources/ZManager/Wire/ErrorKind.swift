@@ -1,0 +1,30 @@
+/// Why the core could not carry a message on, as published in an error message's action
+/// field (`zmanager_error~ERROR~<role>~<flow>~<kind>~<id>~<text>`). Never a silent drop.
+public enum ErrorKind: String, Sendable, CaseIterable {
+    /// The message is not a ZManager message: too few `~` fields, bad framing, a split
+    /// header frame with bytes after its sixth `~`, too many frames.
+    case undecodable
+    /// The frame is larger than the role's configured maximum.
+    case oversized
+    /// The config field names no flow this core knows.
+    case unknownFlow = "unknown_flow"
+    /// The flow is known but no step matches the message's key.
+    case unknownStep = "unknown_step"
+    /// The step has no handler in the worker's action mapping.
+    case unmappedAction = "unmapped_action"
+    /// The handler threw; the error text is the body.
+    case handlerFailed = "handler_failed"
+    /// A parked (ASYNC) flow got no response within the configured timeout.
+    case asyncTimeout = "async_timeout"
+    /// A response arrived for a flow that is not parked (expired, answered twice, never parked).
+    case asyncUnknown = "async_unknown"
+    /// Too many flows are parked; this one could not pause.
+    case asyncCapacity = "async_capacity"
+
+    /// Whether the error ends the message's flow. Every kind does except
+    /// ``asyncUnknown``: that flow already ended (expired or answered) or never existed.
+    /// Published as the decorator: `ERROR` ends a flow, `NOTICE` does not.
+    public var endsFlow: Bool { self != .asyncUnknown }
+
+    var decorator: String { endsFlow ? Topics.errorDecorator : Topics.noticeDecorator }
+}

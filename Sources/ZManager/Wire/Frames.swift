@@ -1,0 +1,192 @@
+import ZeroMQ
+
+/// A received ZManager message: the parsed header and where its body is.
+///
+/// Kept in two reusable ``Message``s per role thread, so receiving allocates nothing:
+/// `head` holds the header frame (split form) or the whole frame (single form), `body` the
+/// body frame of the split form.
+struct Inbound: ~Copyable {
+    var head = Message()
+    var body = Message()
+    var control = Message()
+    var form: WireForm = .single
+    var fields = HeaderFields(
+        config: 0..<0, decorator: 0..<0, source: 0..<0, context: 0..<0, action: 0..<0,
+        id: 0..<0, bodyOffset: 0, hasMessageID: false)
+    /// Set when the message was a control message; `head`/`body` then hold its frames 2/3.
+    var verb: ControlVerb?
+
+    enum Outcome {
+        case message
+        case timedOut
+        /// Not a ZManager message; `reason` says why. The frames were consumed.
+        case malformed(kind: ErrorKind, reason: String)
+    }
+
+    /// Receives one whole ZManager message (1 frame, 2 frames, or a control message).
+    mutating func receive(from socket: Socket, maxSize: Int, dontWait: Bool = false) throws(ZMQError) -> Outcome {
+        verb = nil
+        guard try socket.receive(into: &head, dontWait: dontWait) == .received else { return .timedOut }
+        if head.count >= 2, head.withUnsafeBytes({ $0[0] == 0 }) {
+            let verbByte = head.withUnsafeBytes { $0[1] }
+            guard let verb = ControlVerb(rawValue: verbByte) else {
+                try discardRest(of: socket)
+                return .malformed(kind: .undecodable, reason: "unknown control verb \(verbByte)")
+            }
+            self.verb = verb
+            control.move(from: &head)
+            if verb == .ping {
+                guard control.more else { return .message }
+                _ = try socket.receive(into: &head)
+                try discardRest(of: socket, after: head.more)
+                return .message
+            }
+            guard control.more else { return .malformed(kind: .undecodable, reason: "control message without header frame") }
+            _ = try socket.receive(into: &head)
+        }
+        if head.more {
+            _ = try socket.receive(into: &body)
+            if body.more {
+                try discardRest(of: socket)
+                return .malformed(kind: .undecodable, reason: "more than two frames")
+            }
+            form = .split
+        } else {
+            body.reset()
+            form = .single
+        }
+        if head.count + body.count > maxSize {
+            return .malformed(kind: .oversized, reason: "message of \(head.count + body.count) bytes exceeds the limit of \(maxSize)")
+        }
+        do {
+            fields = try head.withUnsafeBytes { (frame) throws(WireHeaderError) in try WireHeader.parse(frame) }
+        } catch {
+            return .malformed(kind: .undecodable, reason: "\(error)")
+        }
+        if form == .split && fields.bodyOffset != head.count {
+            return .malformed(kind: .undecodable, reason: "split-form header frame has \(head.count - fields.bodyOffset) bytes after its sixth '~'")
+        }
+        return .message
+    }
+
+    private func discardRest(of socket: Socket, after more: Bool? = nil) throws(ZMQError) {
+        var scratch = Message()
+        var more = more ?? true
+        while more {
+            _ = try socket.receive(into: &scratch)
+            more = scratch.more
+        }
+    }
+
+    /// Calls `body` with the message's body bytes (after the header in single form).
+    func withBody<R>(_ body: (UnsafeRawBufferPointer) -> R) -> R {
+        switch form {
+        case .single:
+            let offset = fields.bodyOffset
+            return head.withUnsafeBytes { frame in body(UnsafeRawBufferPointer(rebasing: frame[offset...])) }
+        case .split:
+            return self.body.withUnsafeBytes { body($0) }
+        }
+    }
+
+    var bodyCount: Int { form == .split ? body.count : head.count - fields.bodyOffset }
+
+    /// Whether header field `field` equals `bytes`.
+    func field(_ field: HeaderFields.Field, equals bytes: [UInt8]) -> Bool {
+        let range = fields[field]
+        return head.withUnsafeBytes { frame in
+            range.count == bytes.count && UnsafeRawBufferPointer(rebasing: frame[range]).elementsEqual(bytes)
+        }
+    }
+
+    /// The id field as a String (allocates; error and ASYNC paths only).
+    var idString: String { head.withUnsafeBytes { fields.string(.id, in: $0) } }
+    var flowString: String { head.withUnsafeBytes { fields.string(.config, in: $0) } }
+}
+
+/// A header without its id: `config~decorator~source~context~action~`, precomputed once
+/// per flow step so that writing a header is two `memcpy`s.
+struct HeaderPrefix: Sendable {
+    let bytes: [UInt8]
+
+    init(_ key: ActionKey) {
+        bytes = Array("\(key.config)~\(key.decorator)~\(key.source)~\(key.context)~\(key.action)~".utf8)
+    }
+
+    init(fields: [String]) {
+        precondition(fields.count == 5)
+        bytes = Array((fields.joined(separator: "~") + "~").utf8)
+    }
+}
+
+/// Builds and sends outgoing ZManager messages.
+enum Outbound {
+    /// Sends `prefix + id + "~"` and then `body` in `form`. In split form the body frame is
+    /// `bodyMessage` when given (moved, not copied), else a copy of `bytes`.
+    static func send(
+        prefix: HeaderPrefix, id: UnsafeRawBufferPointer, form: WireForm,
+        body bytes: UnsafeRawBufferPointer, bodyMessage: inout Message, useBodyMessage: Bool,
+        to socket: Socket, pool: BufferPool
+    ) throws(ZMQError) {
+        let headerCount = prefix.bytes.count + id.count + 1
+        switch form {
+        case .single:
+            var frame = pool.message(count: headerCount + bytes.count) { out in
+                writeHeader(prefix, id, into: out)
+                if bytes.count > 0 {
+                    UnsafeMutableRawBufferPointer(rebasing: out[headerCount...]).copyMemory(from: bytes)
+                }
+            }
+            _ = try socket.send(&frame)
+        case .split:
+            var header = Message(size: headerCount)
+            header.withUnsafeMutableBytes { writeHeader(prefix, id, into: $0) }
+            _ = try socket.send(&header, more: true)
+            if useBodyMessage {
+                _ = try socket.send(&bodyMessage)
+            } else {
+                var frame = pool.message(count: bytes.count) { out in
+                    if bytes.count > 0 { out.copyMemory(from: bytes) }
+                }
+                _ = try socket.send(&frame)
+            }
+        }
+    }
+
+    @inline(__always)
+    static func writeHeader(_ prefix: HeaderPrefix, _ id: UnsafeRawBufferPointer, into out: UnsafeMutableRawBufferPointer) {
+        prefix.bytes.withUnsafeBytes { out.copyMemory(from: $0) }
+        let idStart = prefix.bytes.count
+        if id.count > 0 { UnsafeMutableRawBufferPointer(rebasing: out[idStart...]).copyMemory(from: id) }
+        out[idStart + id.count] = WireHeader.delimiter
+    }
+
+    /// Publishes an error message (through the Integration Manager). Allocates: error path.
+    static func sendError(
+        _ kind: ErrorKind, role: String, flow: String, id: String, text: String, form: WireForm,
+        to socket: Socket, encodeBody: ErrorBodyEncoder
+    ) {
+        let prefix = HeaderPrefix(fields: [Topics.errorConfig, kind.decorator, sanitize(role), sanitize(flow), kind.rawValue])
+        let idBytes = Array(sanitize(id).utf8)
+        let body = encodeBody(kind, text, form)
+        var unused = Message()
+        idBytes.withUnsafeBytes { idBuffer in
+            body.withUnsafeBytes { bodyBuffer in
+                _ = try? send(prefix: prefix, id: idBuffer, form: form, body: bodyBuffer,
+                              bodyMessage: &unused, useBodyMessage: false, to: socket, pool: .shared)
+            }
+        }
+    }
+
+    /// Header fields may not contain `~` (it would shift the fields); ids from garbage
+    /// input might.
+    static func sanitize(_ field: String) -> String {
+        String(field.map { $0 == "~" ? "_" : $0 }.prefix(200))
+    }
+}
+
+/// Encodes an error message's body for a given form: UTF-8 text for split form; for the
+/// single (DigitalPy) form the node can install a pickle encoder so Python peers can read it.
+typealias ErrorBodyEncoder = @Sendable (ErrorKind, String, WireForm) -> [UInt8]
+
+let plainErrorBody: ErrorBodyEncoder = { _, text, _ in Array(text.utf8) }

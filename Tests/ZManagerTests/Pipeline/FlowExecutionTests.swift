@@ -1,0 +1,183 @@
+import Foundation
+import Testing
+import ZManager
+import ZeroMQ
+
+@Suite("Flows end to end through real sockets")
+struct FlowExecutionTests {
+    static let echoFlows = """
+        [Echo]
+        ?Echo?Push
+        Subject?Echo?Echo
+        ??done
+        """
+
+    @Test(arguments: TestTransport.allCases)
+    func oneStepEchoAnswersEveryRequestWithItsId(transport: TestTransport) throws {
+        let pipeline = try TestPipeline(transport: transport, flows: Self.echoFlows,
+                                        mapping: "[actionmapping]\n??Echo = zmanager.builtin.echo\n")
+        defer { pipeline.stop() }
+        try pipeline.subscribe(Topics.resultPrefix(flow: "Echo"))
+        let ids = (0..<50).map { "id-\($0)" }
+        for id in ids { try pipeline.client.push(flow: "Echo", id: id, body: Array("body \(id)".utf8)) }
+        var answered: [String: String] = [:]
+        while answered.count < ids.count {
+            let delivery = try #require(try pipeline.receive { $0.isResult })
+            #expect(delivery.config == "Echo" && delivery.action == "done")
+            answered[delivery.id] = delivery.text
+        }
+        for id in ids { #expect(answered[id] == "body \(id)") }
+    }
+
+    @Test(arguments: TestTransport.allCases)
+    func threeConsecutiveWorkerStepsFeedEachOther(transport: TestTransport) throws {
+        var handlers = HandlerRegistry.withBuiltins
+        handlers.register("test.a", appending("+a"))
+        handlers.register("test.b", appending("+b"))
+        handlers.register("test.c", appending("+c"))
+        let pipeline = try TestPipeline(
+            transport: transport,
+            flows: """
+                [Steps]
+                ?Steps?Push
+                Subject?Steps?A
+                ?Steps?B
+                ?Steps?C
+                ??done
+                """,
+            mapping: "[actionmapping]\n??A = test.a\n??B = test.b\n??C = test.c\n",
+            handlers: handlers)
+        defer { pipeline.stop() }
+        try pipeline.subscribe(Topics.resultPrefix(flow: "Steps"))
+        for i in 0..<5 {
+            let result = try #require(try pipeline.roundTrip(flow: "Steps", body: "x\(i)"))
+            #expect(result.isResult, "\(result.text)")
+            #expect(result.text == "x\(i)+a+b+c")
+        }
+    }
+
+    @Test(arguments: TestTransport.allCases)
+    func publishAtTheStartIsExecutedByTheSubscribedService(transport: TestTransport) throws {
+        let pipeline = try TestPipeline(
+            transport: transport,
+            flows: """
+                [Notify]
+                ?Notify?Push
+                Subject?Notify@PUBLISH?notify
+                ??done
+                """,
+            mapping: "[actionmapping]\n")
+        defer { pipeline.stop() }
+        var serviceHandlers = HandlerRegistry()
+        serviceHandlers.register("svc.notify") { request, response in
+            response.setBody(Array(String(decoding: request.body, as: UTF8.self).uppercased().utf8) + Array(" by \(request.executor)".utf8))
+        }
+        _ = try pipeline.startService(name: "notifier", mapping: "[actionmapping]\n??notify = svc.notify\n", handlers: serviceHandlers)
+        try pipeline.subscribe(Topics.resultPrefix(flow: "Notify"))
+        // The service subscribes asynchronously: retry until its first answer, then expect
+        // every further request to be answered.
+        var first: ZManagerClient.Delivery?
+        for attempt in 0..<50 where first == nil {
+            try pipeline.client.push(flow: "Notify", id: "warm-\(attempt)", body: Array("warm".utf8))
+            first = try pipeline.receive(timeout: .milliseconds(200)) { $0.isResult }
+        }
+        try #require(first != nil, "the service answered")
+        let result = try #require(try pipeline.roundTrip(flow: "Notify", body: "hello"))
+        #expect(result.text == "HELLO by notifier")
+    }
+
+    @Test(arguments: TestTransport.allCases)
+    func publishMidFlowPublishesAndTheFlowGoesOn(transport: TestTransport) throws {
+        var handlers = HandlerRegistry.withBuiltins
+        handlers.register("test.first", appending("+first"))
+        handlers.register("test.last", appending("+last"))
+        let pipeline = try TestPipeline(
+            transport: transport,
+            flows: """
+                [Mid]
+                ?Mid?Push
+                Subject?Mid?first
+                ?Mid@PUBLISH?tell
+                ?Mid?last
+                ??done
+                """,
+            mapping: "[actionmapping]\n??first = test.first\n??last = test.last\n",
+            handlers: handlers)
+        defer { pipeline.stop() }
+        var serviceHandlers = HandlerRegistry()
+        serviceHandlers.register("svc.tell", appending("+svc"))
+        _ = try pipeline.startService(name: "teller", mapping: "[actionmapping]\n??tell = svc.tell\n", handlers: serviceHandlers)
+        try pipeline.subscribe("Mid~PUBLISH~")
+        try pipeline.subscribe(Topics.resultPrefix(flow: "Mid"))
+
+        var done: ZManagerClient.Delivery?
+        for attempt in 0..<50 where done == nil {
+            let id = "mid-\(attempt)"
+            try pipeline.client.push(flow: "Mid", id: id, body: Array("x".utf8))
+            done = try pipeline.receive(timeout: .milliseconds(200)) { $0.id == id && $0.isResult }
+        }
+        try #require(done != nil, "the service subscribed and the flow completed")
+        let id = "mid-checked"
+        try pipeline.client.push(flow: "Mid", id: id, body: Array("x".utf8))
+        let published = try #require(try pipeline.receive { $0.id == id && $0.decorator == "PUBLISH" })
+        #expect(published.action == "tell")
+        #expect(published.text == "x+first", "the intermediate result is published")
+        let result = try #require(try pipeline.receive { $0.id == id && $0.isResult })
+        #expect(result.text == "x+first+svc+last")
+    }
+
+    @Test func publishStepMappedInTheWorkerIsPublishedAndExecutedInLine() throws {
+        var handlers = HandlerRegistry.withBuiltins
+        handlers.register("test.tell", appending("+told"))
+        let pipeline = try TestPipeline(
+            transport: .inproc,
+            flows: """
+                [Inline]
+                ?Inline?Push
+                Subject?Inline?Echo
+                ?Inline@PUBLISH?tell
+                ??done
+                """,
+            mapping: "[actionmapping]\n??Echo = zmanager.builtin.echo\n??tell = test.tell\n",
+            handlers: handlers)
+        defer { pipeline.stop() }
+        try pipeline.subscribe("Inline~PUBLISH~")
+        try pipeline.subscribe(Topics.resultPrefix(flow: "Inline"))
+        try pipeline.client.push(flow: "Inline", id: "i1", body: Array("x".utf8))
+        let published = try #require(try pipeline.receive { $0.id == "i1" && $0.decorator == "PUBLISH" })
+        #expect(published.text == "x")
+        let result = try #require(try pipeline.receive { $0.id == "i1" && $0.isResult })
+        #expect(result.text == "x+told")
+    }
+
+    @Test(arguments: [WireForm.single, .split])
+    func repliesTravelInTheFormOfTheRequest(form: WireForm) throws {
+        var handlers = HandlerRegistry.withBuiltins
+        handlers.register("test.a", appending("+a"))
+        let pipeline = try TestPipeline(transport: .tcp,
+                                        flows: "[F]\n?F?Push\nSubject?F?A\n??done\n",
+                                        mapping: "[actionmapping]\n??A = test.a\n", handlers: handlers, form: form)
+        defer { pipeline.stop() }
+        try pipeline.subscribe(Topics.resultPrefix(flow: "F"))
+        let result = try #require(try pipeline.roundTrip(flow: "F", body: "body~with~tildes", id: "form-1"))
+        #expect(result.form == form)
+        #expect(result.text == "body~with~tildes+a")
+        #expect(result.id == "form-1")
+    }
+
+    @Test func drainingStopWaitsForInFlightFlows() throws {
+        let pipeline = try TestPipeline(
+            transport: .tcp, flows: "[Slow]\n?Slow?Push\nSubject?Slow?Wait\n??done\n",
+            mapping: "[actionmapping]\n??Wait = zmanager.builtin.stall_20ms_every_1\n")
+        try pipeline.subscribe(Topics.resultPrefix(flow: "Slow"))
+        for i in 0..<20 { try pipeline.client.push(flow: "Slow", id: "s\(i)", body: []) }
+        // 20 × 20 ms over 2 workers: stop() is called while most are still in flight.
+        let first = try pipeline.receive { $0.isResult }
+        #expect(first != nil)
+        #expect(pipeline.node.stop(drainTimeout: .seconds(10)), "the drain completed")
+        #expect(pipeline.node.statistics.results.load(ordering: .relaxed) == 20)
+        #expect(pipeline.node.statistics.inFlight == 0)
+        pipeline.client.close()
+        pipeline.clientContext.terminate()
+    }
+}
