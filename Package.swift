@@ -43,10 +43,12 @@ let package = Package(
             dependencies: ["CZeroMQ"],
             swiftSettings: strict
         ),
+        .target(name: "Pickle", swiftSettings: strict),
         .target(
             name: "ZManager",
             dependencies: [
                 "ZeroMQ",
+                "Pickle",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
@@ -67,6 +69,7 @@ let package = Package(
             dependencies: ["ZeroMQ"],
             swiftSettings: strict
         ),
+        .testTarget(name: "PickleTests", dependencies: ["Pickle"], swiftSettings: strict),
         .testTarget(
             name: "ZManagerTests",
             dependencies: ["ZManager", "ZeroMQ"],
