@@ -69,7 +69,12 @@ let package = Package(
             dependencies: ["ZeroMQ"],
             swiftSettings: strict
         ),
-        .testTarget(name: "PickleTests", dependencies: ["Pickle"], swiftSettings: strict),
+        .testTarget(
+            name: "PickleTests",
+            dependencies: ["Pickle"],
+            exclude: ["Fixtures"],  // the CPython script that generated CPythonFixtures.swift
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "ZManagerTests",
             dependencies: ["ZManager", "ZeroMQ"],

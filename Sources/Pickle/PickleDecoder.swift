@@ -412,9 +412,7 @@ private struct Unpickler {
     /// quadratic time.
     mutating func charge(_ cost: Int) throws(PickleError) {
         keyWork = min(keyWork &+ cost, Int.max / 2)
-        guard keyWork <= keyWorkBudget else {
-            throw error(.tooManyValues(limit: options.maxValueCount))
-        }
+        guard keyWork <= keyWorkBudget else { throw error(.hashingBudgetExceeded) }
     }
 
     // MARK: Memo

@@ -130,8 +130,8 @@ private enum Callable: Hashable {
 }
 
 /// An argument of a reduce CPython writes: a value, or a temporary object CPython creates
-/// (which is a fresh object, except one-character strings and one-byte bytes, which CPython
-/// caches as singletons).
+/// afresh for the call (so it is memoised but not shared with an equal value, except a
+/// one-character Latin-1 string, which CPython caches).
 private enum Argument {
     case value(PickleValue)
     case temporaryString(String)
@@ -508,10 +508,12 @@ private struct Pickler {
         case .value(let value):
             save(value)
         case .temporaryString(let text):
-            // A fresh object, unless CPython's one-character cache hands out a shared one.
+            // Fresh, except that CPython hands out a cached object for one Latin-1 character,
+            // the same object its unpickler returns for such a string.
             opcodeBoundary()
+            let scalars = text.unicodeScalars
+            let isSingleton = scalars.count == 1 && scalars.first!.value < 256
             let key = TextKey(text: text)
-            let isSingleton = text.unicodeScalars.count == 1 && text.unicodeScalars.first!.value < 256
             if isSingleton, let index = strings.lookup(key) {
                 memoGet(index)
             } else {
@@ -521,14 +523,7 @@ private struct Pickler {
             }
         case .temporaryBytes(let bytes):
             opcodeBoundary()
-            let key = BytesKey(bytes: bytes)
-            let isSingleton = bytes.count <= 1
-            if isSingleton, let index = bytesObjects.lookup(key) {
-                memoGet(index)
-            } else {
-                saveBytesObject(bytes)
-                if isSingleton { bytesObjects.insert(key, memoCount - 1) }
-            }
+            saveBytesObject(bytes)
         case .temporaryList(let elements):
             opcodeBoundary()
             write(0x5D)  // EMPTY_LIST

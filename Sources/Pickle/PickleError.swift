@@ -53,6 +53,9 @@ public struct PickleError: Error, Hashable, Sendable, CustomStringConvertible {
         /// The decoded value, with shared references expanded, would hold more than
         /// ``PickleDecoder/Options/maxValueCount`` values ("billion laughs" protection).
         case tooManyValues(limit: Int)
+        /// Hashing and comparing dict keys and set elements would take more work than the input
+        /// justifies (a huge key fetched many times from the memo by two-byte `GET`s).
+        case hashingBudgetExceeded
         /// A container contains itself (possible in Python; not representable as a value).
         case recursiveStructure
         /// A class or function reference (from `GLOBAL`) ended up as a data value.
@@ -123,6 +126,8 @@ public struct PickleError: Error, Hashable, Sendable, CustomStringConvertible {
         case .tooManyValues(let limit):
             text += "value would expand to more than \(limit) elements (shared references "
                 + "are expanded in a PickleValue)"
+        case .hashingBudgetExceeded:
+            text += "dict keys / set elements are too large for how often they are used"
         case .recursiveStructure:
             text += "a container contains itself; recursive structures cannot be a PickleValue"
         case .unsupportedValue(let why):
