@@ -49,7 +49,9 @@
 ///   against the remaining input; nesting is limited by ``Options/maxDepth`` (default 1000, which
 ///   is also the depth CPython can pickle) and the size of the value *with shared references
 ///   expanded* by ``Options/maxValueCount`` (memo `GET`s can otherwise describe exponentially
-///   large trees in a few bytes). The decoder never traps on any input.
+///   large trees in a few bytes); the time spent hashing dict keys and set elements is bounded
+///   by the input size, so a huge memoised key cannot be reused cheaply many times. The decoder
+///   never traps on any input.
 public enum PickleDecoder {
     /// How Python 2 `str` objects (`STRING`, `BINSTRING`, `SHORT_BINSTRING`) are decoded; the
     /// cases mirror `pickle.loads(…, encoding=…)`.
@@ -64,9 +66,11 @@ public enum PickleDecoder {
         case bytes
     }
 
-    /// Limits and choices for ``PickleDecoder/decode(_:options:)-(UnsafeRawBufferPointer,_)``.
+    /// Limits and choices for decoding.
     public struct Options: Hashable, Sendable {
-        /// Deepest container nesting accepted (a flat list is depth 1).
+        /// Deepest container nesting accepted (a flat list is depth 1). Code that walks a
+        /// ``PickleValue`` (equality, encoding, `description`, even its deallocation) recurses
+        /// once per level, so raising this far beyond the default risks stack overflow there.
         public var maxDepth: Int
         /// Most values (every scalar and container counts one) in the decoded tree, counting
         /// a shared reference once per place it appears.

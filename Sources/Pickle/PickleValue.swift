@@ -153,7 +153,7 @@ extension PickleValue {
         }
     }
 
-    /// Looks a `str` key up in a `dict`; see ``subscript(_:)-(PickleValue)``.
+    /// Looks a `str` key up in a `dict`, as the `PickleValue`-keyed subscript does.
     public subscript(key: String) -> PickleValue? {
         get { self[.string(key)] }
         set { self[.string(key)] = newValue }

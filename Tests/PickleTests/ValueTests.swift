@@ -76,6 +76,9 @@ import Testing
         #expect(PickleBigInt(decimal: "-") == nil)
         #expect(PickleValue.integer(UInt64.max) == .bigInt(PickleBigInt(UInt64.max)))
         #expect(PickleValue.integer(7 as UInt8) == .int(7))
+        // A bigInt that fits is written exactly like the int it equals, as CPython has one int type.
+        #expect(PickleEncoder.encode(.bigInt(PickleBigInt(5))) == PickleEncoder.encode(.int(5)))
+        #expect(PickleEncoder.encode(.bigInt(PickleBigInt(-1 << 40))) == PickleEncoder.encode(.int(-1 << 40)))
         // 2**2100 round-trips through decimal
         let huge = String(repeating: "9", count: 700)
         #expect(PickleBigInt(decimal: huge)?.description == huge)
