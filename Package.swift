@@ -45,10 +45,12 @@ let package = Package(
             dependencies: ["CZeroMQ"],
             swiftSettings: strict
         ),
+        .target(name: "Pickle", swiftSettings: strict),
         .target(
             name: "ZManager",
             dependencies: [
                 "ZeroMQ",
+                "Pickle",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
@@ -73,6 +75,12 @@ let package = Package(
         .testTarget(
             name: "ZeroMQTests",
             dependencies: ["ZeroMQ"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "PickleTests",
+            dependencies: ["Pickle"],
+            exclude: ["Fixtures"],  // the CPython script that generated CPythonFixtures.swift
             swiftSettings: strict
         ),
         .testTarget(
