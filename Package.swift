@@ -29,6 +29,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.0.0"),
     ],
     targets: [
         .systemLibrary(
@@ -52,6 +53,7 @@ let package = Package(
                 "ZeroMQ",
                 "Pickle",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Yams", package: "Yams"),
             ],
             swiftSettings: strict
         ),
@@ -85,7 +87,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ZManagerTests",
-            dependencies: ["ZManager", "ZeroMQ"],
+            dependencies: ["ZManager", "ZeroMQ", "zmanager"],
             swiftSettings: strict
         ),
     ]

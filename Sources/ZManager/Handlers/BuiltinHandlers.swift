@@ -12,6 +12,13 @@ public enum BuiltinHandlers {
     /// Returns the request body unchanged (forwarded without a copy).
     public static let echo: Handler = { _, _ in }
 
+    public static let tagTarget = "zmanager.builtin.tag"
+
+    /// Appends `@<executor>` to the body: shows which worker or service ran a step.
+    public static let tag: Handler = { request, response in
+        response.setBody(Array(request.body) + Array("@\(request.executor)".utf8))
+    }
+
     /// Burns `microseconds` of CPU, then echoes: a handler with a cost, to show worker scaling.
     public static func spin(microseconds: Int) -> Handler {
         { _, _ in

@@ -13,6 +13,7 @@ public struct HandlerRegistry: Sendable {
     public static var withBuiltins: HandlerRegistry {
         var registry = HandlerRegistry()
         registry.register(BuiltinHandlers.echoTarget, BuiltinHandlers.echo)
+        registry.register(BuiltinHandlers.tagTarget, BuiltinHandlers.tag)
         return registry
     }
 

@@ -1,0 +1,114 @@
+import Foundation
+
+/// How `zmanager serve` runs a topology: read from a YAML file (see
+/// `examples/serve/zmanager.yaml` for every key with its default).
+public struct ServeConfiguration: Sendable {
+    public enum Deployment: String, Sendable, CaseIterable {
+        /// Workers are threads of the serve process.
+        case threads
+        /// Workers are `zmanager worker` processes the serve process starts and stops.
+        case processes
+    }
+
+    public var endpoints = Endpoints()
+    /// Flow files or directories of `*.ini` files, absolute.
+    public var flowPaths: [String] = []
+    /// Action-mapping files or directories of `*.ini` files, absolute.
+    public var mappingPaths: [String] = []
+    public var workers = 2
+    public var deployment = Deployment.threads
+    public var limits = RoleLimits()
+    public var async = AsyncOptions()
+    public var ioThreads = 1
+    public var drainTimeout: Duration = .seconds(10)
+    /// The file this configuration was read from.
+    public var file: String = "<defaults>"
+
+    public init() {}
+
+    /// Reads and validates `path`. Relative flow and mapping paths are relative to the file.
+    public static func load(path: String) throws(ConfigurationError) -> ServeConfiguration {
+        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
+            throw ConfigurationError(file: path, line: nil, keyPath: "", message: "cannot read the file")
+        }
+        return try parse(text, file: path)
+    }
+
+    public static func parse(_ text: String, file: String) throws(ConfigurationError) -> ServeConfiguration {
+        let root = try ConfigurationReader(yaml: text, file: file)
+        try root.expectMapping(allowed: ["endpoints", "flows", "mappings", "workers", "limits", "async", "io_threads", "drain_timeout"])
+        var config = ServeConfiguration()
+        config.file = file
+        let base = URL(fileURLWithPath: file).deletingLastPathComponent()
+
+        let endpoints = root["endpoints"]
+        try endpoints.expectMapping(allowed: ["subject", "workers", "integration_manager_pull", "integration_manager_pub"])
+        config.endpoints.subjectFront = try endpoint(endpoints["subject"], default: config.endpoints.subjectFront)
+        config.endpoints.subjectWorkers = try endpoint(endpoints["workers"], default: config.endpoints.subjectWorkers)
+        config.endpoints.integrationManagerPull = try endpoint(endpoints["integration_manager_pull"], default: config.endpoints.integrationManagerPull)
+        config.endpoints.integrationManagerPub = try endpoint(endpoints["integration_manager_pub"], default: config.endpoints.integrationManagerPub)
+
+        config.flowPaths = try paths(root["flows"], base: base, what: "flow file or directory")
+        guard !config.flowPaths.isEmpty else { throw root["flows"].error("required: expected a flow file or directory, or a list of them") }
+        config.mappingPaths = try paths(root["mappings"], base: base, what: "action-mapping file or directory")
+
+        let workers = root["workers"]
+        try workers.expectMapping(allowed: ["count", "deployment"])
+        config.workers = try workers["count"].int(default: 2, in: 0...1024)
+        config.deployment = Deployment(rawValue: try workers["deployment"].choice(Deployment.allCases.map(\.rawValue), default: "threads"))!
+
+        let limits = root["limits"]
+        try limits.expectMapping(allowed: ["high_water_mark", "max_message_size"])
+        config.limits.highWaterMark = try limits["high_water_mark"].int(default: config.limits.highWaterMark, in: 1...10_000_000)
+        config.limits.maxMessageSize = try limits["max_message_size"].int(default: config.limits.maxMessageSize, in: 64...(1 << 31))
+
+        let async = root["async"]
+        try async.expectMapping(allowed: ["timeout", "capacity"])
+        config.async.timeout = try async["timeout"].duration(default: config.async.timeout)
+        config.async.capacity = try async["capacity"].int(default: config.async.capacity, in: 1...10_000_000)
+
+        config.ioThreads = try root["io_threads"].int(default: 1, in: 1...64)
+        config.drainTimeout = try root["drain_timeout"].duration(default: config.drainTimeout)
+        return config
+    }
+
+    private static func endpoint(_ reader: ConfigurationReader, default value: String) throws(ConfigurationError) -> String {
+        let text = try reader.string(default: value)
+        guard ["inproc://", "ipc://", "tcp://"].contains(where: text.hasPrefix) else {
+            throw reader.error("expected an endpoint such as tcp://127.0.0.1:19030 or ipc:///tmp/zmanager.sock, found \"\(text)\"")
+        }
+        return text
+    }
+
+    private static func paths(_ reader: ConfigurationReader, base: URL, what: String) throws(ConfigurationError) -> [String] {
+        var result: [String] = []
+        for item in try reader.list() {
+            let text = try item.string()
+            let path = text.hasPrefix("/") ? text : base.appendingPathComponent(text).standardizedFileURL.path
+            guard FileManager.default.fileExists(atPath: path) else {
+                throw item.error("expected a \(what), but \(path) does not exist")
+            }
+            result.append(path)
+        }
+        return result
+    }
+
+    /// Loads every flow file (directories: their `*.ini` files, sorted).
+    public func loadFlows() throws(FlowFileError) -> FlowTable {
+        try FlowTable(contentsOfFiles: Self.expand(flowPaths))
+    }
+
+    /// Loads every action-mapping file (directories: their `*.ini` files, sorted).
+    public func loadMapping() throws(ActionMappingError) -> ActionMapping {
+        try ActionMapping(contentsOfFiles: Self.expand(mappingPaths))
+    }
+
+    static func expand(_ paths: [String]) -> [String] {
+        paths.flatMap { path -> [String] in
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue else { return [path] }
+            let names = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
+            return names.filter { $0.hasSuffix(".ini") && !$0.hasPrefix(".") }.sorted().map { "\(path)/\($0)" }
+        }
+    }
+}

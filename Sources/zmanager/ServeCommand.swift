@@ -1,0 +1,124 @@
+import ArgumentParser
+import Foundation
+import ZManager
+import ZeroMQ
+
+/// `zmanager serve --config FILE`: runs a ZManager topology until SIGINT/SIGTERM, then
+/// drains in-flight flows and stops.
+struct ServeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Run Subject, Integration Manager and workers from a configuration file until SIGINT/SIGTERM.",
+        discussion: """
+            Prints one line 'ready subject=… workers=… integration_manager_pull=… integration_manager_pub=…' \
+            with the bound endpoints once serving, and 'drained …' on the way out. \
+            See examples/serve/zmanager.yaml for the configuration keys.
+            """
+    )
+
+    @Option(name: .shortAndLong, help: "The YAML configuration file.")
+    var config: String
+
+    @Option(help: "Override the worker count of the configuration.")
+    var workers: Int?
+
+    func run() throws {
+        var configuration = try loadConfiguration(config)
+        if let workers { configuration.workers = workers }
+        let flows = try configuration.loadFlows()
+        let mapping = try configuration.loadMapping()
+        let inProcessWorkers = configuration.deployment == .threads ? configuration.workers : 0
+        let node = try ZManagerNode(
+            endpoints: configuration.endpoints, flows: flows, mapping: mapping, handlers: .withBuiltins,
+            options: .init(workers: inProcessWorkers, limits: configuration.limits, async: configuration.async,
+                           ioThreads: configuration.ioThreads))
+        let endpoints = node.endpoints
+        var children: [Process] = []
+        if configuration.deployment == .processes {
+            for index in 0..<configuration.workers {
+                children.append(try WorkerCommand.spawn(config: config, name: "p\(index)", endpoints: endpoints))
+            }
+        }
+        print("ready subject=\(endpoints.subjectFront) workers=\(endpoints.subjectWorkers) "
+              + "integration_manager_pull=\(endpoints.integrationManagerPull) "
+              + "integration_manager_pub=\(endpoints.integrationManagerPub) "
+              + "deployment=\(configuration.deployment.rawValue) worker_count=\(configuration.workers) "
+              + "flows=\(flows.flows.count)")
+        fflush(nil)
+
+        let signal = Signals.waitForTermination()
+        let drained = node.drain(timeout: configuration.drainTimeout)
+        for child in children where child.isRunning { child.terminate() }
+        for child in children { child.waitUntilExit() }
+        node.stop(drainTimeout: .zero)
+        let stats = node.statistics
+        print("drained=\(drained) signal=\(signal) flows_started=\(stats.flowsStarted.load(ordering: .relaxed)) "
+              + "results=\(stats.results.load(ordering: .relaxed)) errors=\(stats.errors.load(ordering: .relaxed)) "
+              + "in_flight=\(stats.inFlight)")
+        fflush(nil)
+        if !drained { throw ExitCode(3) }
+    }
+}
+
+/// Loads a serve configuration, turning every loading error into a one-line message.
+func loadConfiguration(_ path: String) throws -> ServeConfiguration {
+    do {
+        return try ServeConfiguration.load(path: path)
+    } catch {
+        throw ValidationError(error.description)
+    }
+}
+
+/// `zmanager worker`: one worker in its own process, connected to a running `serve`.
+struct WorkerCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "worker",
+        abstract: "Run one worker process connected to a Subject and an Integration Manager (this host or another, over ipc or tcp)."
+    )
+
+    @Option(name: .shortAndLong, help: "The YAML configuration file (flows, mappings, endpoints, limits).")
+    var config: String
+
+    @Option(help: "The worker's name in error messages and handler requests.")
+    var name: String = "worker-\(getpid())"
+
+    @Option(help: "The Subject's worker endpoint (overrides the configuration's endpoints.workers).")
+    var subjectWorkers: String?
+
+    @Option(help: "The Subject's front endpoint, for parking ASYNC flows (overrides endpoints.subject).")
+    var subject: String?
+
+    @Option(help: "The Integration Manager's PULL endpoint (overrides endpoints.integration_manager_pull).")
+    var integrationManager: String?
+
+    func run() throws {
+        let configuration = try loadConfiguration(config)
+        let flows = try configuration.loadFlows()
+        let mapping = try configuration.loadMapping()
+        let context = try Context(ioThreads: configuration.ioThreads)
+        let statistics = CoreStatistics()
+        let worker = try Worker(
+            name: name, context: context,
+            subject: subjectWorkers ?? configuration.endpoints.subjectWorkers,
+            subjectFront: subject ?? configuration.endpoints.subjectFront,
+            integrationManager: integrationManager ?? configuration.endpoints.integrationManagerPull,
+            routing: RoutingTable(flows: flows), mapping: mapping, handlers: .withBuiltins,
+            limits: configuration.limits, statistics: statistics)
+        let thread = SocketThread.start(name: "zm-\(name)") { worker.run() }
+        _ = Signals.waitForTermination()
+        context.shutdown()
+        thread.join()
+        context.terminate()
+    }
+
+    /// Starts `zmanager worker` as a child process of this executable.
+    static func spawn(config: String, name: String, endpoints: Endpoints) throws -> Process {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        process.arguments = ["worker", "--config", config, "--name", name,
+                             "--subject-workers", endpoints.subjectWorkers, "--subject", endpoints.subjectFront,
+                             "--integration-manager", endpoints.integrationManagerPull]
+        try process.run()
+        return process
+    }
+}

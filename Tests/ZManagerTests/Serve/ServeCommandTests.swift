@@ -1,0 +1,219 @@
+import Foundation
+import Synchronization
+import Testing
+import ZManager
+import ZeroMQ
+
+/// `zmanager serve` and `zmanager worker` as a user runs them: real processes, real signals.
+@Suite("zmanager serve, started and stopped by a test")
+struct ServeCommandTests {
+    /// The `zmanager` executable SwiftPM built next to the test bundle.
+    static var executable: URL {
+        get throws {
+            let candidates = [Bundle.main.bundleURL, Bundle.main.bundleURL.deletingLastPathComponent(),
+                              URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()]
+            for directory in candidates {
+                let url = directory.appendingPathComponent("zmanager")
+                if FileManager.default.isExecutableFile(atPath: url.path) { return url }
+            }
+            throw ServeTestError("zmanager executable not found next to \(candidates.map(\.path))")
+        }
+    }
+
+    struct ServeTestError: Error, CustomStringConvertible {
+        let description: String
+        init(_ description: String) { self.description = description }
+    }
+
+    /// A running `zmanager serve` with a temporary configuration.
+    final class Server {
+        let process = Process()
+        let output = OutputBuffer()
+        let directory: URL
+        var endpoints = Endpoints()
+
+        init(transport: TestTransport, workers: Int, deployment: String) throws {
+            directory = FileManager.default.temporaryDirectory.appendingPathComponent("zmanager-serve-\(UUID().uuidString)")
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            let tag = UUID().uuidString.prefix(8)
+            func endpoint(_ role: String) -> String {
+                transport == .ipc ? "ipc://\(directory.path)/\(role)-\(tag).sock" : "tcp://127.0.0.1:*"
+            }
+            try """
+                [Echo]
+                ?Echo?Push
+                Subject?Echo?Echo
+                ??done
+
+                [Tagged]
+                ?Tagged?Push
+                Subject?Tagged?Tag
+                ??done
+                """.write(to: directory.appendingPathComponent("flows.ini"), atomically: true, encoding: .utf8)
+            try "[actionmapping]\n??Echo = zmanager.builtin.echo\n??Tag = zmanager.builtin.tag\n"
+                .write(to: directory.appendingPathComponent("mapping.ini"), atomically: true, encoding: .utf8)
+            try """
+                endpoints:
+                  subject: \(endpoint("subject"))
+                  workers: \(endpoint("workers"))
+                  integration_manager_pull: \(endpoint("im-pull"))
+                  integration_manager_pub: \(endpoint("im-pub"))
+                flows: flows.ini
+                mappings: [mapping.ini]
+                workers:
+                  count: \(workers)
+                  deployment: \(deployment)
+                drain_timeout: 20s
+                """.write(to: directory.appendingPathComponent("zmanager.yaml"), atomically: true, encoding: .utf8)
+
+            process.executableURL = try ServeCommandTests.executable
+            process.arguments = ["serve", "--config", directory.appendingPathComponent("zmanager.yaml").path]
+            let pipe = Pipe()
+            process.standardOutput = pipe
+            process.standardError = pipe
+            let output = self.output
+            pipe.fileHandleForReading.readabilityHandler = { handle in
+                let text = String(decoding: handle.availableData, as: UTF8.self)
+                output.text.withLock { $0 += text }
+            }
+            try process.run()
+            let ready = try #require(waitForLine(starting: "ready "), "serve printed its ready line: \(output.text.withLock { $0 })")
+            var fields: [String: String] = [:]
+            for pair in ready.split(separator: " ").dropFirst() {
+                let parts = pair.split(separator: "=", maxSplits: 1)
+                if parts.count == 2 { fields[String(parts[0])] = String(parts[1]) }
+            }
+            endpoints = Endpoints(subjectFront: fields["subject"]!, subjectWorkers: fields["workers"]!,
+                                  integrationManagerPull: fields["integration_manager_pull"]!,
+                                  integrationManagerPub: fields["integration_manager_pub"]!)
+        }
+
+        /// Waits (bounded) for a line of output starting with `prefix`.
+        func waitForLine(starting prefix: String, timeout: Duration = .seconds(30)) -> String? {
+            let clock = ContinuousClock()
+            let deadline = clock.now + timeout
+            while clock.now < deadline {
+                if let line = output.text.withLock({ $0 }).split(separator: "\n").first(where: { $0.hasPrefix(prefix) }) {
+                    return String(line)
+                }
+                if !process.isRunning { break }
+                Thread.sleep(forTimeInterval: 0.01)
+            }
+            return output.text.withLock { $0 }.split(separator: "\n").first(where: { $0.hasPrefix(prefix) }).map(String.init)
+        }
+
+        /// Sends SIGTERM and waits (bounded) for the process to end.
+        func terminate() -> Bool {
+            process.terminate()
+            let clock = ContinuousClock()
+            let deadline = clock.now + .seconds(30)
+            while process.isRunning && clock.now < deadline { Thread.sleep(forTimeInterval: 0.01) }
+            return !process.isRunning
+        }
+
+        deinit {
+            if process.isRunning { process.interrupt(); process.waitUntilExit() }
+            try? FileManager.default.removeItem(at: directory)
+        }
+    }
+
+    @Test(arguments: [TestTransport.ipc, .tcp])
+    func serveAnswersEverythingThenDrainsOnSIGTERM(transport: TestTransport) throws {
+        let server = try Server(transport: transport, workers: 2, deployment: "threads")
+        let context = try Context()
+        defer { context.terminate() }
+        let client = try ZManagerClient(context: context, subject: server.endpoints.subjectFront,
+                                        integrationManager: server.endpoints.integrationManagerPub)
+        defer { client.close() }
+        try client.subscribeResults(flow: "Echo")
+        try client.subscribeErrors()
+        try #require(try client.waitUntilConnected(timeout: .seconds(20)))
+
+        let count = 2_000
+        for i in 0..<count { try client.push(flow: "Echo", id: "m\(i)", body: Array("payload \(i)".utf8)) }
+        // Stop while most are still in flight: the drain must deliver every one.
+        var received: Set<String> = []
+        if let first = try client.receive(timeout: .seconds(20)), first.isResult { received.insert(first.id) }
+        server.process.terminate()
+        let clock = ContinuousClock()
+        let deadline = clock.now + .seconds(30)
+        while received.count < count && clock.now < deadline {
+            guard let delivery = try client.receive(timeout: .milliseconds(500)) else { continue }
+            #expect(delivery.errorKind == nil, "\(delivery.text)")
+            if delivery.isResult {
+                #expect(delivery.text == "payload \(delivery.id.dropFirst())")
+                received.insert(delivery.id)
+            }
+        }
+        #expect(received.count == count, "no message lost")
+        #expect(server.terminate(), "serve exited")
+        #expect(server.process.terminationStatus == 0)
+        let summary = server.waitForLine(starting: "drained=")
+        #expect(summary?.contains("drained=true") == true, "\(server.output.text.withLock { $0 })")
+        #expect(summary?.contains("results=\(count)") == true)
+        #expect(summary?.contains("in_flight=0") == true)
+    }
+
+    @Test(arguments: [TestTransport.ipc, .tcp])
+    func twoWorkerProcessesShareTheLoad(transport: TestTransport) throws {
+        let server = try Server(transport: transport, workers: 2, deployment: "processes")
+        let context = try Context()
+        defer { context.terminate() }
+        let client = try ZManagerClient(context: context, subject: server.endpoints.subjectFront,
+                                        integrationManager: server.endpoints.integrationManagerPub)
+        defer { client.close() }
+        try client.subscribeResults(flow: "Tagged")
+        try client.subscribeErrors()
+        try #require(try client.waitUntilConnected(timeout: .seconds(20)))
+
+        // Worker processes connect on their own schedule: send until both have answered.
+        var executors: [String: Int] = [:]
+        var results = 0
+        let clock = ContinuousClock()
+        let deadline = clock.now + .seconds(30)
+        var sent = 0
+        while (executors.count < 2 || results < sent) && clock.now < deadline {
+            if executors.count < 2 && sent < 2_000 {
+                for _ in 0..<20 {
+                    try client.push(flow: "Tagged", id: "t\(sent)", body: Array("x".utf8))
+                    sent += 1
+                }
+            }
+            while let delivery = try client.receive(timeout: .milliseconds(50)) {
+                #expect(delivery.errorKind == nil, "\(delivery.text)")
+                guard delivery.isResult else { continue }
+                results += 1
+                executors[String(delivery.text.drop(while: { $0 != "@" }).dropFirst()), default: 0] += 1
+            }
+        }
+        #expect(Set(executors.keys) == ["p0", "p1"], "both worker processes answered: \(executors)")
+        #expect(results == sent, "no message lost")
+        #expect(server.terminate())
+        #expect(server.process.terminationStatus == 0)
+    }
+
+    @Test func aBadConfigurationNamesFileLineAndKey() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("zmanager-badconf-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let file = directory.appendingPathComponent("bad.yaml")
+        try "flows: flows.ini\nworkers:\n  count: two\n".write(to: file, atomically: true, encoding: .utf8)
+        try "[F]\n?F?Push\n??done\n".write(to: directory.appendingPathComponent("flows.ini"), atomically: true, encoding: .utf8)
+        let process = Process()
+        process.executableURL = try Self.executable
+        process.arguments = ["serve", "--config", file.path]
+        let pipe = Pipe()
+        process.standardError = pipe
+        process.standardOutput = pipe
+        try process.run()
+        process.waitUntilExit()
+        let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(process.terminationStatus != 0)
+        #expect(text.contains("bad.yaml:3: workers.count: expected an integer from 0 to 1024, found \"two\""), "\(text)")
+    }
+}
+
+/// Text a child process printed, appended from its pipe's handler thread.
+final class OutputBuffer: Sendable {
+    let text = Mutex("")
+}
