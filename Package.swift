@@ -30,6 +30,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.0.0"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.1.0"),
     ],
     targets: [
         .systemLibrary(
@@ -59,7 +60,12 @@ let package = Package(
         ),
         .target(
             name: "ZManagerHarness",
-            dependencies: ["ZManager", "ZeroMQ"],
+            dependencies: [
+                "ZManager",
+                "ZeroMQ",
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+                .product(name: "Yams", package: "Yams"),
+            ],
             swiftSettings: strict
         ),
         .executableTarget(
@@ -83,6 +89,11 @@ let package = Package(
             name: "PickleTests",
             dependencies: ["Pickle"],
             exclude: ["Fixtures"],  // the CPython script that generated CPythonFixtures.swift
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "ZManagerHarnessTests",
+            dependencies: ["ZManagerHarness", "ZManager", "ZeroMQ"],
             swiftSettings: strict
         ),
         .testTarget(
