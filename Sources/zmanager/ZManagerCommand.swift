@@ -7,7 +7,7 @@ struct ZManagerCommand: ParsableCommand {
         commandName: "zmanager",
         abstract: "ZManager for Swift: DigitalPy's message-routing core on libzmq, and its load-testing harness.",
         version: "0.1.0",
-        subcommands: [BareCommand.self, ServeCommand.self, WorkerCommand.self],
-        defaultSubcommand: BareCommand.self
+        subcommands: [RunCommand.self, BareCommand.self, ServeCommand.self, WorkerCommand.self],
+        defaultSubcommand: RunCommand.self
     )
 }

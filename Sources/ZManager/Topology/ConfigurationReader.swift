@@ -157,7 +157,8 @@ public struct ConfigurationReader {
         return parsed
     }
 
-    static func parseDuration(_ text: String) -> Duration? {
+    /// Parses `250ms`, `2s`, `1.5s`, `100us` or `1m`; nil for anything else.
+    public static func parseDuration(_ text: String) -> Duration? {
         let units: [(String, Double)] = [("us", 1e-6), ("µs", 1e-6), ("ms", 1e-3), ("s", 1), ("m", 60)]
         for (suffix, scale) in units where text.hasSuffix(suffix) {
             guard let number = Double(text.dropLast(suffix.count)), number >= 0 else { return nil }

@@ -1,0 +1,128 @@
+import Histogram
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Monotonic nanoseconds, shared by every thread of the process (sender, receiver).
+@inline(__always)
+func monotonicNanoseconds() -> UInt64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+}
+
+/// CPU time of the calling thread, nanoseconds.
+func threadCPUNanoseconds() -> UInt64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
+    return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+}
+
+/// CPU time of the whole process, nanoseconds.
+func processCPUNanoseconds() -> UInt64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts)
+    return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+}
+
+/// Latency of every measured message, twice: from its intended send time (what a user
+/// waiting on a schedule experiences; coordinated-omission safe) and from its actual send
+/// time (what a naive generator reports). Recording is two histogram increments, no
+/// allocation. One recorder per receiving thread; recorders merge at the end.
+struct LatencyRecorder {
+    var corrected: Histogram<UInt64>
+    var uncorrected: Histogram<UInt64>
+
+    init() {
+        corrected = Histogram(lowestDiscernibleValue: 1, highestTrackableValue: 3_600_000_000_000, numberOfSignificantValueDigits: .three)
+        uncorrected = corrected
+    }
+
+    @inline(__always)
+    mutating func record(intended: UInt64, sent: UInt64, received: UInt64) {
+        _ = corrected.record(received &- min(intended, received))
+        _ = uncorrected.record(received &- min(sent, received))
+    }
+
+    mutating func merge(_ other: LatencyRecorder) {
+        corrected.add(other.corrected)
+        uncorrected.add(other.uncorrected)
+    }
+}
+
+/// Counts lost, duplicated and reordered messages by sequence number over the measured
+/// range `[first, first + count)`.
+struct SequenceTracker {
+    let first: UInt64
+    private var seen: [UInt64] = []
+    private(set) var unique = 0
+    private(set) var duplicated = 0
+    private(set) var reordered = 0
+    private var highest: UInt64?
+
+    init(first: UInt64) { self.first = first }
+
+    /// Records `seq`; returns false for a duplicate.
+    @inline(__always)
+    mutating func record(_ seq: UInt64) -> Bool {
+        let offset = Int(seq - first)
+        let word = offset >> 6
+        if word >= seen.count { seen.append(contentsOf: repeatElement(0, count: max(word + 1 - seen.count, seen.count))) }
+        let bit: UInt64 = 1 << UInt64(offset & 63)
+        if seen[word] & bit != 0 {
+            duplicated += 1
+            return false
+        }
+        seen[word] |= bit
+        unique += 1
+        if let highest, seq < highest { reordered += 1 }
+        highest = max(highest ?? seq, seq)
+        return true
+    }
+
+    func lost(sent: Int) -> Int { max(0, sent - unique) }
+}
+
+/// Payload sizes for a point, from a seeded generator (repeatable runs).
+struct PayloadSizes {
+    let payload: PointSpec.Payload
+    private var state: UInt64
+    private let cumulative: [Double]
+
+    /// The smallest payload that holds the sequence number and both timestamps.
+    static let minimum = 24
+
+    init(_ payload: PointSpec.Payload, seed: UInt64 = 0x5EED) {
+        self.payload = payload
+        state = seed | 1
+        if case .choice(_, let weights) = payload {
+            let total = max(weights.reduce(0, +), 1e-9)
+            var sum = 0.0
+            cumulative = weights.map { sum += $0 / total; return sum }
+        } else {
+            cumulative = []
+        }
+    }
+
+    private mutating func nextRandom() -> UInt64 {
+        state ^= state << 13
+        state ^= state >> 7
+        state ^= state << 17
+        return state
+    }
+
+    mutating func next() -> Int {
+        let size: Int
+        switch payload {
+        case .fixed(let n):
+            size = n
+        case .uniform(let lo, let hi):
+            size = lo + Int(nextRandom() % UInt64(hi - lo + 1))
+        case .choice(let sizes, _):
+            let r = Double(nextRandom() % 1_000_000) / 1_000_000
+            size = sizes[cumulative.firstIndex(where: { r < $0 }) ?? sizes.count - 1]
+        }
+        return max(size, Self.minimum)
+    }
+}

@@ -1,0 +1,114 @@
+/// A benchmark scenario: what to run (topology, workload), how to load it, for how long,
+/// and which parameters to sweep. Read from YAML by ``ScenarioFile``; `docs/SCENARIOS.md`
+/// documents every key.
+public struct Scenario: Sendable {
+    public var name: String
+    public var description: String
+    /// The file it came from.
+    public var file: String
+    /// SHA-256 of the file's bytes.
+    public var hash: String
+    /// One entry per matrix combination, in sweep order.
+    public var points: [PointSpec]
+    /// Measurements per point; the median (by throughput) is reported.
+    public var repeats: Int
+    /// Whether each point is also run on a bare libzmq pipeline (the ratio CI compares).
+    public var calibrate: Bool
+}
+
+/// Everything one measurement point needs.
+public struct PointSpec: Sendable, Equatable {
+    public enum Transport: String, Sendable, CaseIterable { case inproc, ipc, tcp }
+    public enum Deployment: String, Sendable, CaseIterable { case threads, processes }
+    public enum FlowKind: String, Sendable, CaseIterable {
+        /// `Push → Echo → done`: one worker step.
+        case echo
+        /// `Push → S1 → S2 → S3 → done`: three consecutive worker steps.
+        case steps3
+        /// `Push → Echo → @PUBLISH Notify → done`: an intermediate result is published
+        /// mid-flow and the worker carries on.
+        case publish
+        /// `Push → Start → @ASYNC Finish → done`: the flow parks at the Subject and the load
+        /// generator, as the external party, answers each parked request.
+        case async
+    }
+
+    public enum Handler: Sendable, Equatable, CustomStringConvertible {
+        case echo
+        /// Burn this much CPU per step.
+        case spin(microseconds: Int)
+        /// Sleep `milliseconds` every `every`-th message per worker.
+        case stall(milliseconds: Int, every: Int)
+
+        /// The built-in mapping target (see `BuiltinHandlers`).
+        public var target: String {
+            switch self {
+            case .echo: "zmanager.builtin.echo"
+            case .spin(let us): "zmanager.builtin.spin_\(us)us"
+            case .stall(let ms, let every): "zmanager.builtin.stall_\(ms)ms_every_\(every)"
+            }
+        }
+
+        public var description: String {
+            switch self {
+            case .echo: "echo"
+            case .spin(let us): "spin \(us)us"
+            case .stall(let ms, let every): "stall \(ms)ms every \(every)"
+            }
+        }
+    }
+
+    public enum Payload: Sendable, Equatable, CustomStringConvertible {
+        case fixed(Int)
+        /// Uniformly distributed sizes in `min...max`.
+        case uniform(min: Int, max: Int)
+        /// One of `sizes`, chosen with the given weights.
+        case choice(sizes: [Int], weights: [Double])
+
+        public var mean: Int {
+            switch self {
+            case .fixed(let size): size
+            case .uniform(let min, let max): (min + max) / 2
+            case .choice(let sizes, let weights):
+                Int(zip(sizes, weights).map { Double($0) * $1 }.reduce(0, +) / max(weights.reduce(0, +), 1e-9))
+            }
+        }
+
+        public var description: String {
+            switch self {
+            case .fixed(let size): "fixed \(size)"
+            case .uniform(let min, let max): "uniform \(min)-\(max)"
+            case .choice(let sizes, _): "choice \(sizes.map(String.init).joined(separator: "/"))"
+            }
+        }
+    }
+
+    public enum Load: Sendable, Equatable {
+        /// Keep `inFlight` messages outstanding; send one for each that comes back.
+        case closed(inFlight: Int)
+        /// Send at `rate` msg/s on a fixed schedule, whatever comes back (coordinated-omission safe).
+        case open(rate: Double)
+        /// Open loop whose rate grows linearly from `from` to `to` over the measure phase.
+        case ramp(from: Double, to: Double)
+    }
+
+    public var transport: Transport = .tcp
+    public var deployment: Deployment = .threads
+    public var workers = 2
+    public var highWaterMark = 10_000
+    public var payload = Payload.fixed(64)
+    public var flow = FlowKind.echo
+    public var handler = Handler.echo
+    public var load = Load.closed(inFlight: 100)
+    public var warmup: Duration = .seconds(1)
+    /// Measure for this long …
+    public var measureDuration: Duration? = .seconds(3)
+    /// … or for this many messages.
+    public var measureMessages: Int?
+    /// After the measure phase, wait this long at most for outstanding messages.
+    public var drain: Duration = .seconds(2)
+    /// The matrix values that made this point, `key=value` joined by `,` (its id).
+    public var id = "default"
+
+    public init() {}
+}

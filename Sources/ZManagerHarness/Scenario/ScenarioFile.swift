@@ -1,0 +1,177 @@
+import Foundation
+public import ZManager
+
+/// Reads scenario YAML files. A bad scenario fails before anything runs, with the file,
+/// line, key path and what was expected:
+/// `scenarios/x.yaml:12: matrix.topology.transport[1]: expected one of inproc, ipc, tcp, found "udp"`.
+public enum ScenarioFile {
+    /// Every key a scenario may set, by section; matrix keys are `section.key`.
+    static let sections: [String: [String]] = [
+        "topology": ["transport", "deployment", "workers", "high_water_mark"],
+        "workload": ["payload", "flow", "handler"],
+        "load": ["model", "in_flight", "rate", "to"],
+        "phases": ["warmup", "measure", "messages", "drain"],
+    ]
+
+    public static func load(path: String) throws(ConfigurationError) -> Scenario {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ConfigurationError(file: path, line: nil, keyPath: "", message: "cannot read the scenario file")
+        }
+        let text = String(decoding: data, as: UTF8.self)
+        var scenario = try parse(text, file: path)
+        scenario.hash = SHA256.hex(of: Array(data))
+        return scenario
+    }
+
+    public static func parse(_ text: String, file: String) throws(ConfigurationError) -> Scenario {
+        let root = try ConfigurationReader(yaml: text, file: file)
+        guard root.isPresent else { throw root.error("the scenario is empty; expected a mapping with topology, workload, load, phases, matrix") }
+        try root.expectMapping(allowed: ["name", "description", "repeats", "calibrate", "matrix"] + sections.keys.sorted())
+        for (section, keys) in sections { try root[section].expectMapping(allowed: keys) }
+
+        let defaultName = URL(fileURLWithPath: file).deletingPathExtension().lastPathComponent
+        let name = try root["name"].string(default: defaultName)
+        let description = try root["description"].string(default: "")
+        let repeats = try root["repeats"].int(default: 1, in: 1...100)
+        let calibrate = try root["calibrate"].bool(default: true)
+
+        // The base settings: dotted key → reader.
+        var base: [String: ConfigurationReader] = [:]
+        for (section, keys) in sections {
+            for key in keys where root[section][key].isPresent { base["\(section).\(key)"] = root[section][key] }
+        }
+        // The matrix: ordered axes of values.
+        let matrix = root["matrix"]
+        var axes: [(key: String, values: [ConfigurationReader])] = []
+        for key in try matrix.keys() {
+            let parts = key.split(separator: ".").map(String.init)
+            guard parts.count == 2, let allowed = sections[parts[0]], allowed.contains(parts[1]) else {
+                let known = sections.keys.sorted().flatMap { s in sections[s]!.map { "\(s).\($0)" } }
+                throw matrix[key].error("unknown matrix key; expected one of \(known.joined(separator: ", "))")
+            }
+            let values = try matrix[key].list()
+            guard !values.isEmpty else { throw matrix[key].error("expected a non-empty list of values to sweep") }
+            axes.append((key, values))
+        }
+
+        var points: [PointSpec] = []
+        var combination = Array(repeating: 0, count: axes.count)
+        while true {
+            var settings = base
+            var idParts: [String] = []
+            for (axis, index) in zip(axes, combination) {
+                settings[axis.key] = axis.values[index]
+                idParts.append("\(axis.key.split(separator: ".").last!)=\(try describe(axis.values[index]))")
+            }
+            var point = try makePoint(settings, root: root)
+            point.id = idParts.isEmpty ? "default" : idParts.joined(separator: ",")
+            points.append(point)
+            // Next combination, last axis fastest.
+            var axis = axes.count - 1
+            while axis >= 0 {
+                combination[axis] += 1
+                if combination[axis] < axes[axis].values.count { break }
+                combination[axis] = 0
+                axis -= 1
+            }
+            if axis < 0 { break }
+        }
+        guard points.count <= 10_000 else { throw matrix.error("the matrix expands to \(points.count) points; at most 10000") }
+        return Scenario(name: name, description: description, file: file, hash: "", points: points,
+                        repeats: repeats, calibrate: calibrate)
+    }
+
+    private static func describe(_ value: ConfigurationReader) throws(ConfigurationError) -> String {
+        if let text = try? value.string() { return text }
+        return try value.keys().map { key in "\(key):\((try? value[key].string()) ?? "…")" }.joined(separator: ";")
+    }
+
+    static func makePoint(_ s: [String: ConfigurationReader], root: ConfigurationReader) throws(ConfigurationError) -> PointSpec {
+        var point = PointSpec()
+        func reader(_ key: String) -> ConfigurationReader {
+            let parts = key.split(separator: ".").map(String.init)
+            return s[key] ?? root[parts[0]][parts[1]]
+        }
+        point.transport = PointSpec.Transport(rawValue: try reader("topology.transport").choice(PointSpec.Transport.allCases.map(\.rawValue), default: "tcp"))!
+        point.deployment = PointSpec.Deployment(rawValue: try reader("topology.deployment").choice(PointSpec.Deployment.allCases.map(\.rawValue), default: "threads"))!
+        point.workers = try reader("topology.workers").int(default: 2, in: 1...64)
+        point.highWaterMark = try reader("topology.high_water_mark").int(default: 10_000, in: 1...10_000_000)
+        point.payload = try payload(reader("workload.payload"))
+        point.flow = PointSpec.FlowKind(rawValue: try reader("workload.flow").choice(PointSpec.FlowKind.allCases.map(\.rawValue), default: "echo"))!
+        point.handler = try handler(reader("workload.handler"))
+
+        let model = try reader("load.model").choice(["closed", "open", "ramp"], default: "closed")
+        switch model {
+        case "closed":
+            if reader("load.rate").isPresent { throw reader("load.rate").error("a closed-loop load has no rate; use load.model: open") }
+            point.load = .closed(inFlight: try reader("load.in_flight").int(default: 100, in: 1...1_000_000))
+        case "open":
+            if reader("load.in_flight").isPresent { throw reader("load.in_flight").error("an open-loop load has no in_flight; it sends at load.rate") }
+            point.load = .open(rate: try reader("load.rate").double(in: 1...100_000_000))
+        default:
+            point.load = .ramp(from: try reader("load.rate").double(in: 1...100_000_000),
+                               to: try reader("load.to").double(in: 1...100_000_000))
+        }
+
+        point.warmup = try reader("phases.warmup").duration(default: .seconds(1))
+        point.drain = try reader("phases.drain").duration(default: .seconds(2))
+        if reader("phases.messages").isPresent {
+            if reader("phases.measure").isPresent {
+                throw reader("phases.messages").error("give either phases.measure (a duration) or phases.messages (a count), not both")
+            }
+            point.measureMessages = try reader("phases.messages").int(in: 1...1_000_000_000)
+            point.measureDuration = nil
+        } else {
+            point.measureDuration = try reader("phases.measure").duration(default: .seconds(3))
+            guard point.measureDuration! > .zero else { throw reader("phases.measure").error("expected a positive duration") }
+        }
+        if case .ramp = point.load, point.measureDuration == nil {
+            throw reader("phases.messages").error("a ramp needs phases.measure (a duration), not a message count")
+        }
+        return point
+    }
+
+    static func payload(_ reader: ConfigurationReader) throws(ConfigurationError) -> PointSpec.Payload {
+        let limit = 64 << 20
+        guard reader.isPresent else { return .fixed(64) }
+        if let keys = try? reader.keys(), !keys.isEmpty {
+            try reader.expectMapping(allowed: ["distribution", "min", "max", "sizes", "weights"])
+            switch try reader["distribution"].choice(["uniform", "choice"], default: "uniform") {
+            case "uniform":
+                let min = try reader["min"].int(in: 0...limit)
+                let max = try reader["max"].int(in: min...limit)
+                return .uniform(min: min, max: max)
+            default:
+                let sizes = try reader["sizes"].list().map { (item) throws(ConfigurationError) -> Int in try item.int(in: 0...limit) }
+                guard !sizes.isEmpty else { throw reader["sizes"].error("expected a non-empty list of sizes") }
+                var weights = try reader["weights"].list().map { (item) throws(ConfigurationError) -> Double in try item.double(in: 0...1e9) }
+                if weights.isEmpty { weights = Array(repeating: 1, count: sizes.count) }
+                guard weights.count == sizes.count else {
+                    throw reader["weights"].error("expected \(sizes.count) weights, one per size, found \(weights.count)")
+                }
+                return .choice(sizes: sizes, weights: weights)
+            }
+        }
+        return .fixed(try reader.int(in: 0...limit))
+    }
+
+    static func handler(_ reader: ConfigurationReader) throws(ConfigurationError) -> PointSpec.Handler {
+        let text = try reader.string(default: "echo")
+        let words = text.split(separator: " ").map(String.init)
+        let expected = "expected \"echo\", \"spin <duration>\" (e.g. spin 20us) or \"stall <duration> every <N>\" (e.g. stall 50ms every 1000)"
+        switch words.first {
+        case "echo" where words.count == 1:
+            return .echo
+        case "spin" where words.count == 2:
+            guard let d = ConfigurationReader.parseDuration(words[1]) else { throw reader.error("\(expected), found \"\(text)\"") }
+            return .spin(microseconds: Int(d.components.seconds * 1_000_000 + d.components.attoseconds / 1_000_000_000_000))
+        case "stall" where words.count == 4 && words[2] == "every":
+            guard let d = ConfigurationReader.parseDuration(words[1]), let n = Int(words[3]), n > 0 else {
+                throw reader.error("\(expected), found \"\(text)\"")
+            }
+            return .stall(milliseconds: Int(d.components.seconds * 1000 + d.components.attoseconds / 1_000_000_000_000_000), every: n)
+        default:
+            throw reader.error("\(expected), found \"\(text)\"")
+        }
+    }
+}

@@ -1,0 +1,112 @@
+import ArgumentParser
+import Foundation
+import ZManagerHarness
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `zmanager run [SCENARIO]`: the harness's main job.
+struct RunCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run a benchmark scenario through the real ZManager pipeline and its bare-libzmq calibration.",
+        discussion: """
+            Writes results/<scenario>/<timestamp>/ (result.json, points.csv, .hgrm histograms, report.md, \
+            report.html). With no argument runs scenarios/default.yaml. See docs/SCENARIOS.md.
+            """
+    )
+
+    @Argument(help: "The scenario file.")
+    var scenario: String = "scenarios/default.yaml"
+
+    @Option(help: "Where run directories go.")
+    var results: String = "results"
+
+    @Flag(name: .shortAndLong, help: "No progress display.")
+    var quiet = false
+
+    func run() throws {
+        let loaded: Scenario
+        do {
+            loaded = try ScenarioFile.load(path: scenario)
+        } catch {
+            throw ValidationError(error.description)
+        }
+        var runner = ScenarioRunner(scenario: loaded, executable: URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath())
+        runner.allocator = Allocator.name
+        let progress = Progress(total: loaded.points.count * loaded.repeats * (loaded.calibrate ? 2 : 1),
+                                enabled: !quiet && isatty(STDERR_FILENO) != 0)
+        runner.progress = { point, points, repeatIndex, repeats, what in
+            progress.step("[\(point + 1)/\(points)] repeat \(repeatIndex + 1)/\(repeats) \(what)")
+        }
+        if !quiet {
+            FileHandle.standardError.write(Data("scenario \(loaded.name): \(loaded.points.count) points × \(loaded.repeats) repeats\(loaded.calibrate ? " + bare calibration" : "")\n".utf8))
+        }
+        let output = try runner.run()
+        progress.finish()
+        let directory = try ResultWriter.write(output, under: URL(fileURLWithPath: results))
+        try writeReports(for: output.result, in: directory)
+        print(summary(output.result))
+        print("results: \(directory.path)")
+    }
+
+    func summary(_ result: RunResult) -> String {
+        let width = max(24, result.points.map(\.id.count).max() ?? 0)
+        func pad(_ text: String, _ n: Int, left: Bool = false) -> String {
+            text.count >= n ? text : (left ? text + String(repeating: " ", count: n - text.count) : String(repeating: " ", count: n - text.count) + text)
+        }
+        var lines = [pad("point", width, left: true) + "      msg/s   p50 µs   p99 µs  bare msg/s  ratio   lost  err"]
+        for point in result.points {
+            let z = point.zmanager
+            lines.append(pad(point.id, width, left: true)
+                + pad(String(format: "%.0f", z.messagesPerSecond), 11)
+                + pad(String(format: "%.1f", Double(z.latency.p50) / 1000), 9)
+                + pad(String(format: "%.1f", Double(z.latency.p99) / 1000), 9)
+                + pad(point.bare.map { String(format: "%.0f", $0.messagesPerSecond) } ?? "-", 12)
+                + pad(point.ratios.map { String(format: "%.2f", $0.throughput) } ?? "-", 7)
+                + pad("\(z.lost)", 7) + pad("\(z.errors)", 5))
+            if z.targetRateReached == false {
+                lines.append("  ! target rate not reached: sent \(Int(z.achievedSendRate ?? 0)) msg/s")
+            }
+        }
+        return lines.joined(separator: "\n")
+    }
+}
+
+/// Writes report.md and report.html next to result.json.
+func writeReports(for result: RunResult, in directory: URL) throws {
+    try HarnessReports.write(results: [result], to: directory)
+}
+
+/// A one-line progress display on a terminal: current step, steps left, elapsed, estimate.
+final class Progress: @unchecked Sendable {
+    // @unchecked Sendable: used from the one thread that runs the scenario.
+    let total: Int
+    let enabled: Bool
+    var done = -1
+    let start = Date()
+
+    init(total: Int, enabled: Bool) {
+        self.total = total
+        self.enabled = enabled
+    }
+
+    func step(_ what: String) {
+        done += 1
+        guard enabled else { return }
+        let elapsed = Date().timeIntervalSince(start)
+        let left = done > 0 ? elapsed / Double(done) * Double(total - done) : 0
+        let line = String(format: "\r\u{1B}[K%d/%d  %@  elapsed %@  left ~%@", done + 1, total, what as NSString,
+                          Self.clock(elapsed) as NSString, (done > 0 ? Self.clock(left) : "?") as NSString)
+        FileHandle.standardError.write(Data(line.utf8))
+    }
+
+    func finish() {
+        if enabled { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+    }
+
+    static func clock(_ seconds: Double) -> String {
+        String(format: "%02d:%02d", Int(seconds) / 60, Int(seconds) % 60)
+    }
+}
