@@ -363,8 +363,10 @@ struct LoadGenerator {
                             shared.measureFirst.store(seq, ordering: .releasing)
                         }
                         if let first = measureFirst {
+                            // The phase ends with its schedule, or with the wall clock when an
+                            // overloaded pipeline holds the sender back behind its schedule.
                             let done = measureMessages.map { Int(seq - first) >= $0 }
-                                ?? (intended >= measureStart + measureDuration!)
+                                ?? (intended >= measureStart + measureDuration! || monotonicNanoseconds() >= measureStart + measureDuration!)
                             if done {
                                 shared.sent.store(Int(seq - first), ordering: .releasing)
                                 shared.bytes.store(bytes, ordering: .relaxed)
@@ -382,8 +384,8 @@ struct LoadGenerator {
                         let secondsIntoMeasure = (Double(intended) - Double(measureStart)) / 1e9
                         intended += UInt64(1e9 / max(rate(secondsIntoMeasure), 1))
                     }
-                    let wait = intended - monotonicNanoseconds()
-                    if Int64(bitPattern: wait) > 60_000 {
+                    let wait = Int64(bitPattern: intended &- monotonicNanoseconds())
+                    if wait > 60_000 {
                         var pause = timespec(tv_sec: 0, tv_nsec: Int(min(wait - 50_000, 10_000_000)))
                         nanosleep(&pause, nil)
                     } else {

@@ -26,7 +26,7 @@ public enum ScenarioFile {
     public static func parse(_ text: String, file: String) throws(ConfigurationError) -> Scenario {
         let root = try ConfigurationReader(yaml: text, file: file)
         guard root.isPresent else { throw root.error("the scenario is empty; expected a mapping with topology, workload, load, phases, matrix") }
-        try root.expectMapping(allowed: ["name", "description", "repeats", "calibrate", "matrix"] + sections.keys.sorted())
+        try root.expectMapping(allowed: (["name", "description", "repeats", "calibrate", "matrix"] + sections.keys).sorted())
         for (section, keys) in sections { try root[section].expectMapping(allowed: keys) }
 
         let defaultName = URL(fileURLWithPath: file).deletingPathExtension().lastPathComponent

@@ -1,0 +1,86 @@
+import Foundation
+import Testing
+@testable import ZManagerHarness
+
+@Suite("The harness against the real pipeline")
+struct HarnessEndToEndTests {
+    @Test(arguments: ["inproc", "ipc", "tcp"])
+    func aShortRunOnEachTransportMeasuresWithoutLoss(transport: String) throws {
+        let scenario = try ScenarioFile.parse("""
+            topology: {transport: \(transport), workers: 2}
+            workload: {payload: 128}
+            load: {model: closed, in_flight: 20}
+            phases: {warmup: 100ms, measure: 400ms, drain: 2s}
+            """, file: "e2e-\(transport).yaml")
+        let output = try ScenarioRunner(scenario: scenario).run()
+        let point = try #require(output.result.points.first)
+        #expect(point.zmanager.received > 100)
+        #expect(point.zmanager.lost == 0 && point.zmanager.duplicated == 0 && point.zmanager.errors == 0)
+        #expect(point.zmanager.latency.count == UInt64(point.zmanager.received))
+        #expect(point.zmanager.latency.p50 > 0 && point.zmanager.latency.p50 <= point.zmanager.latency.p99)
+        let bare = try #require(point.bare)
+        #expect(bare.received > 100 && bare.lost == 0)
+        let ratios = try #require(point.ratios)
+        #expect(ratios.throughput > 0)
+        #expect(point.histogramFiles.count == 4)
+
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("zmanager-results-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: root) }
+        let directory = try ResultWriter.write(output, under: root)
+        let reread = try ResultWriter.readJSON(directory.appendingPathComponent("result.json"))
+        #expect(reread == output.result)
+        let csv = try String(contentsOf: directory.appendingPathComponent("points.csv"), encoding: .utf8)
+        #expect(csv.split(separator: "\n").count == 2)
+        for file in point.histogramFiles {
+            let text = try String(contentsOf: directory.appendingPathComponent(file), encoding: .utf8)
+            #expect(text.contains("Percentile"))
+        }
+    }
+
+    @Test func anAsyncFlowIsAnsweredByTheGeneratorAsTheExternalParty() throws {
+        let scenario = try ScenarioFile.parse("""
+            topology: {transport: inproc, workers: 2}
+            workload: {flow: async}
+            load: {model: closed, in_flight: 10}
+            phases: {warmup: 100ms, measure: 300ms}
+            calibrate: false
+            """, file: "async.yaml")
+        let point = try #require(try ScenarioRunner(scenario: scenario).run().result.points.first)
+        #expect(point.zmanager.received > 50)
+        #expect(point.zmanager.lost == 0 && point.zmanager.errors == 0)
+    }
+
+    /// A handler that stalls 200 ms every 100 messages, under an open-loop schedule with
+    /// tiny queues: the sender is held back during each stall. Latency from the intended
+    /// send time shows the stall for every message that should have gone out during it;
+    /// latency from the actual send time (the uncorrected, "coordinated omission" figure)
+    /// hides it.
+    @Test func anOpenLoopScheduleShowsAStallThatUncorrectedLatencyHides() throws {
+        let scenario = try ScenarioFile.parse("""
+            topology: {transport: inproc, workers: 1, high_water_mark: 1}
+            workload: {payload: 64, handler: stall 200ms every 100}
+            load: {model: open, rate: 2000}
+            phases: {warmup: 0s, measure: 1500ms, drain: 3s}
+            calibrate: false
+            """, file: "stall.yaml")
+        let point = try #require(try ScenarioRunner(scenario: scenario).run().result.points.first)
+        let corrected = point.zmanager.latency
+        let uncorrected = point.zmanager.uncorrectedLatency
+        #expect(point.zmanager.lost == 0)
+        #expect(corrected.p99 >= 150_000_000, "the stall shows in corrected p99: \(corrected.p99) ns")
+        #expect(corrected.p50 >= 10 * max(uncorrected.p50, 1), "corrected p50 \(corrected.p50) vs uncorrected \(uncorrected.p50)")
+    }
+
+    @Test func anUnreachableTargetRateIsFlagged() throws {
+        let scenario = try ScenarioFile.parse("""
+            topology: {transport: inproc, workers: 1, high_water_mark: 100}
+            workload: {payload: 64, handler: spin 100us}
+            load: {model: open, rate: 1000000}
+            phases: {warmup: 0s, measure: 300ms, drain: 5s}
+            calibrate: false
+            """, file: "unreachable.yaml")
+        let point = try #require(try ScenarioRunner(scenario: scenario).run().result.points.first)
+        #expect(point.zmanager.targetRateReached == false)
+        #expect((point.zmanager.achievedSendRate ?? .infinity) < 950_000)
+    }
+}

@@ -1,0 +1,87 @@
+import Foundation
+import Testing
+@testable import ZManagerHarness
+
+@Suite("Scenario files")
+struct ScenarioFileTests {
+    @Test func theShippedScenariosParse() throws {
+        let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("scenarios")
+        let files = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.hasSuffix(".yaml") }
+        #expect(files.contains("default.yaml") && files.contains("transports.yaml") && files.contains("ci.yaml")
+                && files.contains("latency.yaml") && files.contains("async.yaml"))
+        for file in files {
+            let scenario = try ScenarioFile.load(path: directory.appendingPathComponent(file).path)
+            #expect(!scenario.points.isEmpty, "\(file)")
+            #expect(scenario.hash.count == 64)
+        }
+        let transports = try ScenarioFile.load(path: directory.appendingPathComponent("transports.yaml").path)
+        #expect(transports.points.count == 18)
+    }
+
+    @Test func theMatrixExpandsInOrderWithTheLastAxisFastest() throws {
+        let scenario = try ScenarioFile.parse("""
+            topology:
+              workers: 2
+            load:
+              model: open
+              rate: 1000
+            matrix:
+              topology.transport: [inproc, tcp]
+              workload.payload: [64, 1024, 65536]
+            """, file: "m.yaml")
+        #expect(scenario.points.map(\.id) == [
+            "transport=inproc,payload=64", "transport=inproc,payload=1024", "transport=inproc,payload=65536",
+            "transport=tcp,payload=64", "transport=tcp,payload=1024", "transport=tcp,payload=65536",
+        ])
+        #expect(scenario.points[4].transport == .tcp)
+        #expect(scenario.points[4].payload == .fixed(1024))
+        #expect(scenario.points.allSatisfy { $0.workers == 2 && $0.load == .open(rate: 1000) })
+        #expect(scenario.name == "m")
+    }
+
+    @Test func everyKeyIsRead() throws {
+        let scenario = try ScenarioFile.parse("""
+            name: custom
+            repeats: 3
+            calibrate: false
+            topology: {transport: ipc, deployment: processes, workers: 4, high_water_mark: 50}
+            workload:
+              payload: {distribution: choice, sizes: [64, 4096], weights: [3, 1]}
+              flow: steps3
+              handler: stall 20ms every 100
+            load: {model: ramp, rate: 100, to: 5000}
+            phases: {warmup: 2s, measure: 10s, drain: 1s}
+            """, file: "k.yaml")
+        let p = try #require(scenario.points.first)
+        #expect(scenario.name == "custom" && scenario.repeats == 3 && !scenario.calibrate)
+        #expect(p.transport == .ipc && p.deployment == .processes && p.workers == 4 && p.highWaterMark == 50)
+        #expect(p.payload == .choice(sizes: [64, 4096], weights: [3, 1]))
+        #expect(p.payload.mean == 1072)
+        #expect(p.flow == .steps3 && p.handler == .stall(milliseconds: 20, every: 100))
+        #expect(p.load == .ramp(from: 100, to: 5000))
+        #expect(p.warmup == .seconds(2) && p.measureDuration == .seconds(10) && p.drain == .seconds(1))
+    }
+
+    @Test(arguments: [
+        ("topology:\n  transport: udp\n", "bad.yaml:2: topology.transport: expected one of inproc, ipc, tcp, found \"udp\""),
+        ("topology:\n  workers: 0\n", "bad.yaml:2: topology.workers: expected an integer from 1 to 64, found \"0\""),
+        ("toplogy:\n  workers: 2\n", "bad.yaml:1: toplogy: unknown key; expected one of calibrate, description, load, matrix, name, phases, repeats, topology, workload"),
+        ("matrix:\n  topology.transport: [tcp, udp]\n", "bad.yaml:2: matrix.topology.transport[1]: expected one of inproc, ipc, tcp, found \"udp\""),
+        ("matrix:\n  topology.colour: [red]\n", "bad.yaml:2: matrix.topology.colour: unknown matrix key"),
+        ("load:\n  model: closed\n  rate: 5\n", "bad.yaml:3: load.rate: a closed-loop load has no rate; use load.model: open"),
+        ("load:\n  model: open\n", "bad.yaml:2: load.rate: required: expected a number from 1.0 to 100000000.0"),
+        ("phases:\n  measure: 1s\n  messages: 10\n", "bad.yaml:3: phases.messages: give either phases.measure (a duration) or phases.messages (a count), not both"),
+        ("phases:\n  warmup: soon\n", "bad.yaml:2: phases.warmup: expected a duration such as 250ms, 2s, 100us or 1m, found \"soon\""),
+        ("workload:\n  handler: sleep 5\n", "bad.yaml:2: workload.handler: expected \"echo\", \"spin <duration>\" (e.g. spin 20us) or \"stall <duration> every <N>\" (e.g. stall 50ms every 1000), found \"sleep 5\""),
+        ("workload:\n  payload: {distribution: choice, sizes: [1, 2], weights: [1]}\n", "bad.yaml:2: workload.payload.weights: expected 2 weights, one per size, found 1"),
+        ("topology: [1, 2]\n", "bad.yaml:1: topology: expected a mapping with keys transport, deployment, workers, high_water_mark, found a list"),
+        ("topology:\n  workers: [1\n", "bad.yaml:3: not valid YAML"),
+        ("", "bad.yaml: the scenario is empty"),
+    ])
+    func badScenariosNameFileLineKeyAndExpectation(text: String, message: String) throws {
+        let error = #expect(throws: (any Error).self) { try ScenarioFile.parse(text, file: "bad.yaml") }
+        let description = "\(error.map { "\($0)" } ?? "")"
+        #expect(description.hasPrefix(message), "got: \(description)")
+    }
+}
