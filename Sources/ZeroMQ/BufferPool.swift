@@ -107,25 +107,37 @@ public final class BufferPool: Sendable {
         return pooledMessage(count: count, fill: fill)
     }
 
+    /// Like ``message(count:fill:)``, but reuses `message`'s storage: a loop that sends from
+    /// one long-lived ``Message`` allocates nothing on the Swift side.
+    public func fill(_ message: inout Message, count: Int, _ fill: (UnsafeMutableRawBufferPointer) -> Void) {
+        if count < zeroCopyThreshold {
+            message.reset(size: count)
+            message.withUnsafeMutableBytes { fill($0) }
+            return
+        }
+        let (data, owner) = acquire(count: count)
+        fill(UnsafeMutableRawBufferPointer(start: data, count: count))
+        message.reset(wrapping: data, count: count, free: returnToPool, hint: Unmanaged.passRetained(owner).toOpaque())
+    }
+
+    /// A buffer of at least `count` bytes and the slab it returns to.
+    private func acquire(count: Int) -> (UnsafeMutableRawPointer, Slab) {
+        for slab in slabs where slab.bufferSize >= count {
+            if let buffer = slab.acquire() { return (buffer, slab) }
+        }
+        return (fallback.allocateFallback(count: count, from: slabs), fallback)
+    }
+
     /// A message of `count` bytes filled by `fill`, always zero-copy through the pool
     /// (or a counted `malloc` fallback). The buffer returns to the pool exactly once, when
     /// libzmq releases the last reference to the body.
     public func pooledMessage(count: Int, fill: (UnsafeMutableRawBufferPointer) -> Void) -> Message {
-        var owner = fallback
-        var data: UnsafeMutableRawPointer?
-        for slab in slabs where slab.bufferSize >= count {
-            if let buffer = slab.acquire() {
-                owner = slab
-                data = buffer
-            }
-            break
-        }
-        if data == nil { data = fallback.allocateFallback(count: count, from: slabs) }
+        let (data, owner) = acquire(count: count)
         fill(UnsafeMutableRawBufferPointer(start: data, count: count))
         // The retained slab travels through libzmq as the hint; the free function
         // releases it, so a pool can never be destroyed under an in-flight body.
         let hint = Unmanaged.passRetained(owner).toOpaque()
-        return Message(wrapping: data!, count: count, free: returnToPool, hint: hint)
+        return Message(wrapping: data, count: count, free: returnToPool, hint: hint)
     }
 }
 

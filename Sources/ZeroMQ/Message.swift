@@ -117,6 +117,19 @@ public struct Message: ~Copyable {
         }
     }
 
+    /// Releases the body and wraps caller-owned memory instead (see ``init(wrapping:count:free:hint:)``),
+    /// reusing this message's `zmq_msg_t` storage.
+    mutating func reset(
+        wrapping data: UnsafeMutableRawPointer, count: Int,
+        free: @convention(c) (UnsafeMutableRawPointer?, UnsafeMutableRawPointer?) -> Void,
+        hint: UnsafeMutableRawPointer?
+    ) {
+        zmq_msg_close(msg)
+        if zmq_msg_init_data(msg, data, count, free, hint) != 0 {
+            fatalError("zmq_msg_init_data(\(count)) failed: out of memory")
+        }
+    }
+
     /// Moves `other`'s content into this message (no body copy); `other` becomes empty.
     public mutating func move(from other: inout Message) {
         zmq_msg_move(msg, other.msg)

@@ -52,17 +52,19 @@ struct LoadGenerator {
     }
 
     /// Sends one request on `push`: split form, `[header][seq|intended|sent|padding]`.
+    /// `header` and `payload` are the caller's long-lived messages, refilled in place so
+    /// the generator allocates nothing per message on the Swift side.
     @inline(__always)
     static func send(on push: Socket, prefix: [UInt8], pool: BufferPool, seq: UInt64, intended: UInt64, size: Int,
-                     dontWait: Bool = false) throws(ZMQError) -> Bool {
-        var header = Message(size: prefix.count + idLength + 1)
+                     header: inout Message, payload: inout Message, dontWait: Bool = false) throws(ZMQError) -> Bool {
+        header.reset(size: prefix.count + idLength + 1)
         header.withUnsafeMutableBytes { out in
             prefix.withUnsafeBytes { out.copyMemory(from: $0) }
             writeID(seq, into: UnsafeMutableRawBufferPointer(rebasing: out[prefix.count..<(prefix.count + idLength)]))
             out[out.count - 1] = WireHeader.delimiter
         }
         let sent = monotonicNanoseconds()
-        var payload = pool.message(count: size) { out in
+        pool.fill(&payload, count: size) { out in
             out.storeBytes(of: seq, toByteOffset: 0, as: UInt64.self)
             out.storeBytes(of: intended, toByteOffset: 8, as: UInt64.self)
             out.storeBytes(of: sent, toByteOffset: 16, as: UInt64.self)
@@ -84,6 +86,8 @@ struct LoadGenerator {
         let errorPrefix = Array(Topics.errorPrefix.utf8)
         var head = Message()
         var body = Message()
+        var outHeader = Message()
+        var outPayload = Message()
         let pool = BufferPool.shared
 
         init(pipeline: any PipelineUnderTest, flowName: String, transport: PointSpec.Transport, hwm: Int) throws {
@@ -111,7 +115,8 @@ struct LoadGenerator {
         /// Sends one request: split form, `[header][seq|intended|sent|padding]`.
         @inline(__always)
         func send(seq: UInt64, intended: UInt64, size: Int, dontWait: Bool = false) throws(ZMQError) -> Bool {
-            try LoadGenerator.send(on: push, prefix: requestPrefix, pool: pool, seq: seq, intended: intended, size: size, dontWait: dontWait)
+            try LoadGenerator.send(on: push, prefix: requestPrefix, pool: pool, seq: seq, intended: intended, size: size,
+                                   header: &outHeader, payload: &outPayload, dontWait: dontWait)
         }
 
         enum Answer {
@@ -346,6 +351,8 @@ struct LoadGenerator {
 
         let sender = SocketThread.start(name: "harness-send") {
             var sizes = sizes
+            var header = Message()
+            var payload = Message()
             defer { senderPush.close() }
             let cpuStart = threadCPUNanoseconds()
             var seq: UInt64 = 0
@@ -378,7 +385,7 @@ struct LoadGenerator {
                         }
                         let size = sizes.next()
                         _ = try LoadGenerator.send(on: senderPush, prefix: requestPrefix, pool: pool, seq: seq,
-                                                   intended: intended, size: size)
+                                                   intended: intended, size: size, header: &header, payload: &payload)
                         if measureFirst != nil { bytes += size }
                         seq += 1
                         let secondsIntoMeasure = (Double(intended) - Double(measureStart)) / 1e9
