@@ -1,3 +1,4 @@
+import Pickle
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -17,6 +18,33 @@ public enum BuiltinHandlers {
     /// Appends `@<executor>` to the body: shows which worker or service ran a step.
     public static let tag: Handler = { request, response in
         response.setBody(Array(request.body) + Array("@\(request.executor)".utf8))
+    }
+
+    public static let stampTarget = "zmanager.builtin.stamp"
+
+    /// Reads the body as DigitalPy values (a pickled dict) and returns them with
+    /// `"<executor>:<action>"` appended to the list under `"stamps"` (created when absent),
+    /// pickled at protocol 4. Every other key and value goes back unchanged, in order.
+    ///
+    /// It is the interop probe: a Python peer sees that a Swift handler read its values and
+    /// wrote values Python loads, and, through a multi-step or ASYNC flow, which worker ran
+    /// which step in which order. A body that is not a pickle gives an
+    /// ``ErrorKind/undecodable`` error message; a pickle that is not a dict, a
+    /// ``ErrorKind/handlerFailed`` one.
+    public static let stamp: Handler = { request, response in
+        var pairs = try request.valuesDict()
+        let key = PickleValue.string("stamps")
+        let entry = PickleValue.string("\(request.executor):\(request.step.action)")
+        if let index = pairs.lastIndex(where: { $0.key == key }) {
+            guard case .list(var stamps) = pairs[index].value else {
+                throw HandlerError("\(request.step.text): \"stamps\" must be a list, found \(PythonBodies.typeName(of: pairs[index].value))")
+            }
+            stamps.append(entry)
+            pairs[index].value = .list(stamps)
+        } else {
+            pairs.append((key: key, value: .list([entry])))
+        }
+        response.setValues(.dict(pairs))
     }
 
     /// Burns `microseconds` of CPU, then echoes: a handler with a cost, to show worker scaling.

@@ -26,7 +26,7 @@ public struct HandlerRequest {
 /// writing bodies of a steady size allocates nothing.
 public struct HandlerResponse {
     var storage: [UInt8]
-    public private(set) var isUnchanged = true
+    public internal(set) var isUnchanged = true
 
     init(capacity: Int = 4096) {
         storage = []

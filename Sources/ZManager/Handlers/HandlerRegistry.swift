@@ -14,6 +14,7 @@ public struct HandlerRegistry: Sendable {
         var registry = HandlerRegistry()
         registry.register(BuiltinHandlers.echoTarget, BuiltinHandlers.echo)
         registry.register(BuiltinHandlers.tagTarget, BuiltinHandlers.tag)
+        registry.register(BuiltinHandlers.stampTarget, BuiltinHandlers.stamp)
         return registry
     }
 

@@ -21,14 +21,25 @@ public final class Service {
     let handlers: [[Handler?]]
     let limits: RoleLimits
     let pool: BufferPool
+    let errorBody: ErrorBodyEncoder
     public let name: String
     /// The header prefixes this service subscribed to.
     public let subscriptions: [String]
 
-    public init(
+    public convenience init(
         name: String, context: Context, subjectFront: String, integrationManagerPull: String,
         integrationManagerPub: String, routing: RoutingTable, mapping: ActionMapping,
         handlers registry: HandlerRegistry, limits: RoleLimits = RoleLimits()
+    ) throws {
+        try self.init(name: name, context: context, subjectFront: subjectFront, integrationManagerPull: integrationManagerPull,
+                      integrationManagerPub: integrationManagerPub, routing: routing, mapping: mapping,
+                      handlers: registry, limits: limits, errorBody: formAwareErrorBody)
+    }
+
+    init(
+        name: String, context: Context, subjectFront: String, integrationManagerPull: String,
+        integrationManagerPub: String, routing: RoutingTable, mapping: ActionMapping,
+        handlers registry: HandlerRegistry, limits: RoleLimits, errorBody: @escaping ErrorBodyEncoder
     ) throws {
         let byEntry = try registry.resolve(mapping)
         let resolved = ResolvedFlowTable(flows: routing.flows, mapping: mapping)
@@ -59,6 +70,7 @@ public final class Service {
         self.routing = routing
         self.limits = limits
         self.pool = .shared
+        self.errorBody = errorBody
     }
 
     /// Runs until the context shuts down.
@@ -82,9 +94,9 @@ public final class Service {
                     }
                 }
                 if let failure {
-                    Outbound.sendError(.handlerFailed, role: "Service \(name)", flow: routing.flows.flows[position.flow].name,
+                    Outbound.sendError(ErrorKind(handlerFailure: failure), role: "Service \(name)", flow: routing.flows.flows[position.flow].name,
                                        id: inbound.idString, text: "\(routing.flows.step(at: position).text): \(failure)",
-                                       form: inbound.form, to: toIntegrationManager, encodeBody: plainErrorBody)
+                                       form: inbound.form, to: toIntegrationManager, encodeBody: errorBody)
                     continue
                 }
                 let next = FlowPosition(flow: position.flow, step: position.step + 1)

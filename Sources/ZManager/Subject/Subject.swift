@@ -33,7 +33,7 @@ public final class Subject {
     ) throws(ZMQError) {
         try self.init(context: context, frontEndpoint: frontEndpoint, workerEndpoint: workerEndpoint,
                       integrationManager: integrationManager, routing: routing, limits: limits, async: async,
-                      statistics: statistics, errorBody: plainErrorBody)
+                      statistics: statistics, errorBody: formAwareErrorBody)
     }
 
     init(

@@ -2,7 +2,8 @@
 /// field (`zmanager_error~ERROR~<role>~<flow>~<kind>~<id>~<text>`). Never a silent drop.
 public enum ErrorKind: String, Sendable, CaseIterable {
     /// The message is not a ZManager message: too few `~` fields, bad framing, a split
-    /// header frame with bytes after its sixth `~`, too many frames.
+    /// header frame with bytes after its sixth `~`, too many frames; or its body is not a
+    /// pickle the core accepts and a handler asked for its values (``PickleBodyError``).
     case undecodable
     /// The frame is larger than the role's configured maximum.
     case oversized
@@ -27,4 +28,13 @@ public enum ErrorKind: String, Sendable, CaseIterable {
     public var endsFlow: Bool { self != .asyncUnknown }
 
     var decorator: String { endsFlow ? Topics.errorDecorator : Topics.noticeDecorator }
+}
+
+extension ErrorKind {
+    /// The kind of error a handler's thrown `failure` is reported as: a body the handler
+    /// could not decode is the sender's fault (``undecodable``), anything else the handler's
+    /// (``handlerFailed``).
+    init(handlerFailure failure: any Error) {
+        self = failure is PickleBodyError ? .undecodable : .handlerFailed
+    }
 }

@@ -1,3 +1,4 @@
+import Pickle
 import ZeroMQ
 
 /// A received ZManager message: the parsed header and where its body is.
@@ -166,9 +167,10 @@ enum Outbound {
         _ kind: ErrorKind, role: String, flow: String, id: String, text: String, form: WireForm,
         to socket: Socket, encodeBody: ErrorBodyEncoder
     ) {
-        let prefix = HeaderPrefix(fields: [Topics.errorConfig, kind.decorator, sanitize(role), sanitize(flow), kind.rawValue])
-        let idBytes = Array(sanitize(id).utf8)
-        let body = encodeBody(kind, text, form)
+        let report = ErrorReport(kind: kind, role: sanitize(role), flow: sanitize(flow), id: sanitize(id), text: text)
+        let prefix = HeaderPrefix(fields: [Topics.errorConfig, kind.decorator, report.role, report.flow, kind.rawValue])
+        let idBytes = Array(report.id.utf8)
+        let body = encodeBody(report, form)
         var unused = Message()
         idBytes.withUnsafeBytes { idBuffer in
             body.withUnsafeBytes { bodyBuffer in
@@ -185,8 +187,35 @@ enum Outbound {
     }
 }
 
-/// Encodes an error message's body for a given form: UTF-8 text for split form; for the
-/// single (DigitalPy) form the node can install a pickle encoder so Python peers can read it.
-typealias ErrorBodyEncoder = @Sendable (ErrorKind, String, WireForm) -> [UInt8]
+/// What an error message reports; its header carries the same fields
+/// (`zmanager_error~<ERROR|NOTICE>~<role>~<flow>~<kind>~<id>~`), already sanitised.
+struct ErrorReport: Sendable {
+    let kind: ErrorKind
+    let role: String
+    let flow: String
+    let id: String
+    let text: String
+}
 
-let plainErrorBody: ErrorBodyEncoder = { _, text, _ in Array(text.utf8) }
+/// Encodes an error message's body for the form it travels in.
+typealias ErrorBodyEncoder = @Sendable (ErrorReport, WireForm) -> [UInt8]
+
+/// UTF-8 text in both forms: what the core sent before Python peers could read pickles.
+/// Kept for tests that compare the two encodings.
+let plainErrorBody: ErrorBodyEncoder = { report, _ in Array(report.text.utf8) }
+
+/// The error body every role uses unless a test installs another: UTF-8 text in split form
+/// (Swift peers), a pickle protocol-4 dict in single form, because a single-form request
+/// came from a DigitalPy peer, and DigitalPy unpickles the body of every message it
+/// receives (`SerializerContainer.from_zmanager_message`) — a text body would raise there.
+/// See ``PythonBodies/errorValues(kind:role:flow:id:text:)`` for the dict's keys.
+let formAwareErrorBody: ErrorBodyEncoder = { report, form in
+    switch form {
+    case .split:
+        return Array(report.text.utf8)
+    case .single:
+        return PickleEncoder.encode(
+            PythonBodies.errorValues(kind: report.kind, role: report.role, flow: report.flow, id: report.id, text: report.text),
+            protocol: PythonBodies.pickleProtocol)
+    }
+}

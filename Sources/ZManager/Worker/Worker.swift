@@ -17,7 +17,9 @@ public import ZeroMQ
 /// - a plain step it does not map: published for whoever does (as DigitalPy does).
 ///
 /// A handler that throws, an unmapped action, an unknown flow or an undecodable message
-/// produces an error message with the message id; the worker keeps serving.
+/// produces an error message with the message id; the worker keeps serving. A body a
+/// handler asked to decode (``HandlerRequest/values()``) and could not is reported as
+/// ``ErrorKind/undecodable``, not as a handler failure.
 public final class Worker {
     let input: Socket
     let toIntegrationManager: Socket
@@ -44,7 +46,7 @@ public final class Worker {
     ) throws {
         try self.init(name: name, context: context, subject: subject, subjectFront: subjectFront,
                       integrationManager: integrationManager, routing: routing, mapping: mapping,
-                      handlers: handlers, limits: limits, statistics: statistics, errorBody: plainErrorBody)
+                      handlers: handlers, limits: limits, statistics: statistics, errorBody: formAwareErrorBody)
     }
 
     init(
@@ -148,7 +150,7 @@ public final class Worker {
             }
             statistics.handlerCalls.add(1, ordering: .relaxed)
             if let failure {
-                return fail(.handlerFailed, flow: routing.flows.flows[position.flow].name, id: inbound.idString,
+                return fail(ErrorKind(handlerFailure: failure), flow: routing.flows.flows[position.flow].name, id: inbound.idString,
                             "\(routing.flows.step(at: position).text): \(failure)", form: inbound.form)
             }
 
