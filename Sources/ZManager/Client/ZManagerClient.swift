@@ -1,3 +1,4 @@
+public import Pickle
 public import ZeroMQ
 
 /// The service side of ZManager: push requests into flows, receive what the Integration
@@ -83,6 +84,12 @@ public final class ZManagerClient {
         try send(fields: [flow, "", sender, "", "Push"], id: id, body: body)
     }
 
+    /// ``push(flow:id:body:)`` with DigitalPy values pickled at protocol 4, as a Python
+    /// service's body would be.
+    public func push(flow: String, id: String, values: PickleValue) throws(ZMQError) {
+        try push(flow: flow, id: id, body: PickleEncoder.encode(values, protocol: PythonBodies.pickleProtocol))
+    }
+
     /// Answers the flow parked at ASYNC step `action` of `flow`: the flow goes on at that
     /// step with `body` as the step's input.
     public func resume(flow: String, action: String, id: String, body: [UInt8]) throws(ZMQError) {
@@ -128,10 +135,30 @@ public final class ZManagerClient {
         public var errorKind: ErrorKind? {
             config == Topics.errorConfig ? ErrorKind(rawValue: action) : nil
         }
-        /// Whether this is a flow's result (`??done`).
-        public var isResult: Bool { action == "done" && source.isEmpty && context.isEmpty && config != Topics.errorConfig }
+        /// Whether this is a flow's result (`??done`). A DigitalPy party's
+        /// `completed_command~~~~done~` is not: it continues a parked flow.
+        public var isResult: Bool {
+            action == "done" && source.isEmpty && context.isEmpty && config != Topics.errorConfig
+                && config != Topics.completedCommandConfig
+        }
         /// The body as text (error messages in split form carry UTF-8 text).
         public var text: String { String(decoding: body, as: UTF8.self) }
+
+        /// The body decoded as a pickle (DigitalPy's values in single form).
+        public func values() throws(PickleBodyError) -> PickleValue {
+            let result: Result<PickleValue, PickleBodyError> = body.withUnsafeBytes { buffer in
+                Result { () throws(PickleBodyError) in try PythonBodies.decode(buffer) }
+            }
+            return try result.get()
+        }
+
+        /// An error message's sentence in either form: the UTF-8 body in split form, the
+        /// `error` value of the pickled dict in single form (the whole body as text if it
+        /// does not decode).
+        public var errorText: String {
+            guard form == .single, let text = (try? values())?["error"]?.stringValue else { return text }
+            return text
+        }
     }
 
     /// The next published message, or nil if none arrived within `timeout`.

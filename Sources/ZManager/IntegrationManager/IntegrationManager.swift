@@ -30,6 +30,7 @@ public final class IntegrationManager {
     private static let done = Array("done".utf8)
     private static let errorConfig = Array(Topics.errorConfig.utf8)
     private static let errorDecorator = Array(Topics.errorDecorator.utf8)
+    private static let completedCommand = Array(Topics.completedCommandConfig.utf8)
 
     /// Runs until the context shuts down.
     public func run() {
@@ -63,7 +64,10 @@ public final class IntegrationManager {
                 if fields.bytes(.decorator, in: bytes).elementsEqual(Self.errorDecorator) {
                     statistics.errors.add(1, ordering: .releasing)
                 }
-            } else if action.elementsEqual(Self.done), fields.source.isEmpty, fields.context.isEmpty {
+            } else if action.elementsEqual(Self.done), fields.source.isEmpty, fields.context.isEmpty,
+                      !fields.bytes(.config, in: bytes).elementsEqual(Self.completedCommand) {
+                // A DigitalPy party's `completed_command~~~~done~` answers a parked flow,
+                // which goes on: it is not that flow's result.
                 statistics.results.add(1, ordering: .releasing)
             }
         }

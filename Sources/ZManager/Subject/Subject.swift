@@ -10,6 +10,10 @@ public import ZeroMQ
 ///   service executes it) or `??done`.
 /// - Any other message is forwarded unchanged: to the Integration Manager when its
 ///   decorator is `PUBLISH`, else to the workers.
+/// - A parked flow goes on when its ASYNC step's header comes back with the id, or when a
+///   DigitalPy party's `completed_command~~~~done~<id>~` does (see ``continueCompleted(_:)``).
+///   The request it publishes for a single-form flow carries `prev_flows` in its values
+///   (``PythonBodies/prevFlowEntry(step:id:)``).
 /// - It keeps the ASYNC parking table (``ParkedFlows``) and publishes an error for every
 ///   message it cannot carry on — unknown flow or step, undecodable, oversized, unknown
 ///   ASYNC response, timeout — instead of dropping it.
@@ -64,6 +68,8 @@ public final class Subject {
     static let push = Array("Push".utf8)
     static let async = Array(Decorator.async.utf8)
     static let publish = Array(Decorator.publish.utf8)
+    static let completedCommand = Array(Topics.completedCommandConfig.utf8)
+    static let done = Array("done".utf8)
 
     /// Runs until the context shuts down.
     public func run() {
@@ -111,6 +117,8 @@ public final class Subject {
             case .async:
                 try park(&inbound, at: next, now: now)
             }
+        } else if inbound.field(.config, equals: Self.completedCommand) && inbound.field(.action, equals: Self.done) {
+            try continueCompleted(&inbound)
         } else if inbound.field(.decorator, equals: Self.async) {
             // An external party's response to a parked flow.
             let id = inbound.idString
@@ -126,6 +134,24 @@ public final class Subject {
         } else {
             try forward(&inbound, to: toWorkers)
         }
+    }
+
+    /// DigitalPy's ASYNC answer, `completed_command~~~~done~<id>~` (a `DigitalPyService`
+    /// pushes it to the Integration Manager; the node's ``CompletedCommandBridge`` brings it
+    /// here): the flow parked under that id goes on at its ASYNC step, with this message's
+    /// body as the step's input.
+    ///
+    /// The parking table, keyed by the id, says where the flow waits; `prev_flows` in the body
+    /// is not read (it is carried for the Python party, which copies it back as DigitalPy's
+    /// services do). So the hop costs no decoding and works for any body.
+    private func continueCompleted(_ inbound: inout Inbound) throws(ZMQError) {
+        let id = inbound.idString
+        guard let entry = parked.resume(id: id) else {
+            return fail(.asyncUnknown, flow: inbound.flowString, id: id,
+                        "no flow is parked with this id (expired, answered already, or never parked)", form: inbound.form)
+        }
+        statistics.parked.subtract(1, ordering: .relaxed)
+        try send(&inbound, as: entry.position, to: toWorkers)
     }
 
     private func unknown(_ inbound: inout Inbound) {
@@ -167,7 +193,24 @@ public final class Subject {
         }
         let step = flow.steps[position.step]
         let prefix = HeaderPrefix(fields: [Topics.asyncConfig, Topics.parkedDecorator, "", flow.name, step.action])
-        try send(&inbound, prefix: prefix, to: toIntegrationManager)
+        if inbound.form == .single,
+           let body = inbound.withBody({ PythonBodies.settingPrevFlows(PythonBodies.prevFlowEntry(step: step, id: id), in: $0) }) {
+            // A Python party gets DigitalPy's continuation state in the values it reads.
+            var unused = Message()
+            let idRange = inbound.fields.id
+            try inbound.head.withUnsafeBytes { (frame) throws(ZMQError) in
+                let result: Result<Void, ZMQError> = body.withUnsafeBytes { bodyBuffer in
+                    Result { () throws(ZMQError) in
+                        try Outbound.send(prefix: prefix, id: UnsafeRawBufferPointer(rebasing: frame[idRange]), form: .single,
+                                          body: bodyBuffer, bodyMessage: &unused, useBodyMessage: false,
+                                          to: toIntegrationManager, pool: pool)
+                    }
+                }
+                try result.get()
+            }
+        } else {
+            try send(&inbound, prefix: prefix, to: toIntegrationManager)
+        }
     }
 
     private func expireParked(now: ContinuousClock.Instant) {

@@ -38,7 +38,11 @@ public struct Endpoints: Sendable, Hashable, Codable {
 }
 
 /// A whole ZManager in one process: Integration Manager, Subject and N workers, each on its
-/// own thread (the "threads" deployment), sharing one libzmq context.
+/// own thread (the "threads" deployment), sharing one libzmq context, plus the
+/// ``CompletedCommandBridge`` that lets DigitalPy parties answer ASYNC steps their way.
+///
+/// Every role answers a single-form (DigitalPy) request's errors with a pickled dict
+/// (``PythonBodies/errorValues(kind:role:flow:id:text:)``), a split-form one's with text.
 ///
 /// Workers in other processes or on other hosts connect to ``endpoints`` like the
 /// in-process ones (`zmanager worker`). ``stop(drainTimeout:)`` drains before stopping.
@@ -86,6 +90,9 @@ public final class ZManagerNode: @unchecked Sendable {
                                        integrationManagerPull: im.pullEndpoint, integrationManagerPub: im.pubEndpoint)
             threads.append(SocketThread.start(name: "zm-im") { im.run() })
             threads.append(SocketThread.start(name: "zm-subject") { subject.run() })
+            let bridge = try CompletedCommandBridge(context: context, integrationManagerPub: im.pubEndpoint,
+                                                    subjectFront: subject.frontEndpoint, limits: options.limits)
+            threads.append(SocketThread.start(name: "zm-completed") { bridge.run() })
             for index in 0..<options.workers {
                 let worker = try Worker(name: "w\(index)", context: context, subject: self.endpoints.subjectWorkers,
                                         subjectFront: self.endpoints.subjectFront,

@@ -30,6 +30,14 @@ public enum Topics {
     public static let asyncConfig = "zmanager_async"
     public static let parkedDecorator = "PARKED"
 
+    /// Config field of DigitalPy's ASYNC answer, `completed_command~~~~done~<id>~` (what
+    /// `DigitalPyService.handle_command` pushes to the Integration Manager, with `prev_flows`
+    /// copied back). The node's ``CompletedCommandBridge`` hands it to the Subject, which
+    /// continues the flow parked under that id. Not a flow result, though it ends in `done`.
+    public static let completedCommandConfig = "completed_command"
+    /// The bridge's subscription: `completed_command~`.
+    public static let completedCommandPrefix = "completed_command~"
+
     /// Answers to a client's ping: `zmanager_control~PONG~~~~<id>~`.
     public static let controlConfig = "zmanager_control"
     public static let pongPrefix = "zmanager_control~PONG~"
