@@ -98,7 +98,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ZManagerTests",
-            dependencies: ["ZManager", "ZeroMQ", "zmanager"],
+            dependencies: ["ZManager", "ZeroMQ", "Pickle", "zmanager"],
             swiftSettings: strict
         ),
     ]
