@@ -49,7 +49,7 @@ public final class IntegrationManager {
                 statistics.published.add(1, ordering: .relaxed)
             }
         } catch {
-            // ETERM: the node is stopping.
+            RoleLog.ended("Integration Manager", by: error)
         }
         pull.close()
         pub.close()

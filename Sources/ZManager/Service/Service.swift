@@ -21,6 +21,8 @@ public final class Service {
     let handlers: [[Handler?]]
     let limits: RoleLimits
     let pool: BufferPool
+    /// This role thread's reusable outgoing messages (no allocation per send).
+    var outbox = Outbox()
     let errorBody: ErrorBodyEncoder
     public let name: String
     /// The header prefixes this service subscribed to.
@@ -105,8 +107,7 @@ public final class Service {
                 case .done:
                     socket = toIntegrationManager
                 case .async:
-                    var verb = Message(copying: ControlVerb.park.frame)
-                    _ = try toSubject.send(&verb, more: true)
+                    try outbox.sendVerb(.park, to: toSubject)
                     socket = toSubject
                 case .publish, .plain:
                     socket = toSubject
@@ -120,23 +121,23 @@ public final class Service {
                     if changed {
                         let result: Result<Void, ZMQError> = response.storage.withUnsafeBytes { body in
                             Result { () throws(ZMQError) in
-                                try Outbound.send(prefix: prefix, id: id, form: form, body: body, bodyMessage: &scratch,
+                                try outbox.send(prefix: prefix, id: id, form: form, body: body, bodyMessage: &scratch,
                                                   useBodyMessage: false, to: socket, pool: pool)
                             }
                         }
                         try result.get()
                     } else if form == .split {
-                        try Outbound.send(prefix: prefix, id: id, form: form, body: UnsafeRawBufferPointer(start: nil, count: 0),
+                        try outbox.send(prefix: prefix, id: id, form: form, body: UnsafeRawBufferPointer(start: nil, count: 0),
                                           bodyMessage: &inbound.body, useBodyMessage: true, to: socket, pool: pool)
                     } else {
-                        try Outbound.send(prefix: prefix, id: id, form: form,
+                        try outbox.send(prefix: prefix, id: id, form: form,
                                           body: UnsafeRawBufferPointer(rebasing: frame[inbound.fields.bodyOffset...]),
                                           bodyMessage: &scratch, useBodyMessage: false, to: socket, pool: pool)
                     }
                 }
             }
         } catch {
-            // ETERM: stopping.
+            RoleLog.ended("Service \(name)", by: error)
         }
         sub.close()
         toSubject.close()

@@ -36,6 +36,9 @@ struct ParkedFlows {
         return .parked
     }
 
+    /// The entry parked under `id`, left in place.
+    func entry(id: String) -> Entry? { entries[id] }
+
     mutating func resume(id: String) -> Entry? {
         entries.removeValue(forKey: id)
     }

@@ -25,6 +25,8 @@ public final class Subject {
     let limits: RoleLimits
     let statistics: CoreStatistics
     let pool: BufferPool
+    /// This role thread's reusable outgoing messages (no allocation per send).
+    var outbox = Outbox()
     let errorBody: ErrorBodyEncoder
     var parked: ParkedFlows
     public let frontEndpoint: String
@@ -96,7 +98,7 @@ public final class Subject {
                 if parked.count > 0 { expireParked(now: clock.now) }
             }
         } catch {
-            // ETERM: the node is stopping.
+            RoleLog.ended("Subject", by: error)
         }
         front.close()
         toWorkers.close()
@@ -122,9 +124,11 @@ public final class Subject {
         } else if inbound.field(.decorator, equals: Self.async) {
             // An external party's response to a parked flow.
             let id = inbound.idString
-            guard let position, let entry = parked.resume(id: id), entry.position == position else {
+            // Check before taking the entry: a response naming the wrong step must not
+            // consume the parked flow, which then still times out (or gets its right answer).
+            guard let position, parked.entry(id: id)?.position == position, parked.resume(id: id) != nil else {
                 return fail(.asyncUnknown, flow: inbound.flowString, id: id,
-                            "no flow is parked at this ASYNC step with this id (expired, answered already, or never parked)",
+                            "no flow is parked at this ASYNC step with this id (expired, answered already, never parked, or another step)",
                             form: inbound.form)
             }
             statistics.parked.subtract(1, ordering: .relaxed)
@@ -168,7 +172,7 @@ public final class Subject {
             let prefix = HeaderPrefix(fields: [Topics.controlConfig, "PONG", "", "", ""])
             var empty = Message()
             try inbound.head.withUnsafeBytes { (id) throws(ZMQError) in
-                try Outbound.send(prefix: prefix, id: id, form: .single, body: UnsafeRawBufferPointer(start: nil, count: 0),
+                try outbox.send(prefix: prefix, id: id, form: .single, body: UnsafeRawBufferPointer(start: nil, count: 0),
                                   bodyMessage: &empty, useBodyMessage: false, to: toIntegrationManager, pool: pool)
             }
         case .park:
@@ -201,7 +205,7 @@ public final class Subject {
             try inbound.head.withUnsafeBytes { (frame) throws(ZMQError) in
                 let result: Result<Void, ZMQError> = body.withUnsafeBytes { bodyBuffer in
                     Result { () throws(ZMQError) in
-                        try Outbound.send(prefix: prefix, id: UnsafeRawBufferPointer(rebasing: frame[idRange]), form: .single,
+                        try outbox.send(prefix: prefix, id: UnsafeRawBufferPointer(rebasing: frame[idRange]), form: .single,
                                           body: bodyBuffer, bodyMessage: &unused, useBodyMessage: false,
                                           to: toIntegrationManager, pool: pool)
                     }
@@ -233,7 +237,7 @@ public final class Subject {
         let form = inbound.form
         try inbound.head.withUnsafeBytes { (frame) throws(ZMQError) in
             let body = form == .single ? UnsafeRawBufferPointer(rebasing: frame[bodyOffset...]) : UnsafeRawBufferPointer(start: nil, count: 0)
-            try Outbound.send(prefix: prefix, id: UnsafeRawBufferPointer(rebasing: frame[idRange]), form: form,
+            try outbox.send(prefix: prefix, id: UnsafeRawBufferPointer(rebasing: frame[idRange]), form: form,
                               body: body, bodyMessage: &inbound.body, useBodyMessage: form == .split,
                               to: socket, pool: pool)
         }

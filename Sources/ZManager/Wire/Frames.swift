@@ -121,10 +121,16 @@ struct HeaderPrefix: Sendable {
 }
 
 /// Builds and sends outgoing ZManager messages.
-enum Outbound {
+/// The long-lived outgoing messages of one role thread, refilled in place for every send:
+/// sending allocates nothing on the Swift side (libzmq itself still allocates a body of
+/// more than 33 bytes that it does not receive zero-copy).
+struct Outbox: ~Copyable {
+    var header = Message()
+    var frame = Message()
+
     /// Sends `prefix + id + "~"` and then `body` in `form`. In split form the body frame is
-    /// `bodyMessage` when given (moved, not copied), else a copy of `bytes`.
-    static func send(
+    /// `bodyMessage` when `useBodyMessage` (moved, not copied), else a copy of `bytes`.
+    mutating func send(
         prefix: HeaderPrefix, id: UnsafeRawBufferPointer, form: WireForm,
         body bytes: UnsafeRawBufferPointer, bodyMessage: inout Message, useBodyMessage: Bool,
         to socket: Socket, pool: BufferPool
@@ -132,26 +138,50 @@ enum Outbound {
         let headerCount = prefix.bytes.count + id.count + 1
         switch form {
         case .single:
-            var frame = pool.message(count: headerCount + bytes.count) { out in
-                writeHeader(prefix, id, into: out)
+            pool.fill(&frame, count: headerCount + bytes.count) { out in
+                Outbound.writeHeader(prefix, id, into: out)
                 if bytes.count > 0 {
                     UnsafeMutableRawBufferPointer(rebasing: out[headerCount...]).copyMemory(from: bytes)
                 }
             }
             _ = try socket.send(&frame)
         case .split:
-            var header = Message(size: headerCount)
-            header.withUnsafeMutableBytes { writeHeader(prefix, id, into: $0) }
+            header.reset(size: headerCount)
+            header.withUnsafeMutableBytes { Outbound.writeHeader(prefix, id, into: $0) }
             _ = try socket.send(&header, more: true)
             if useBodyMessage {
                 _ = try socket.send(&bodyMessage)
             } else {
-                var frame = pool.message(count: bytes.count) { out in
+                pool.fill(&frame, count: bytes.count) { out in
                     if bytes.count > 0 { out.copyMemory(from: bytes) }
                 }
                 _ = try socket.send(&frame)
             }
         }
+    }
+
+    /// Sends a control message's first frame (`\0` + verb), with MORE set.
+    mutating func sendVerb(_ verb: ControlVerb, to socket: Socket) throws(ZMQError) {
+        header.reset(size: 2)
+        header.withUnsafeMutableBytes { out in
+            out[0] = 0
+            out[1] = verb.rawValue
+        }
+        _ = try socket.send(&header, more: true)
+    }
+}
+
+enum Outbound {
+    /// ``Outbox/send(prefix:id:form:body:bodyMessage:useBodyMessage:to:pool:)`` with a
+    /// throw-away outbox, for paths off the hot path (errors, clients).
+    static func send(
+        prefix: HeaderPrefix, id: UnsafeRawBufferPointer, form: WireForm,
+        body bytes: UnsafeRawBufferPointer, bodyMessage: inout Message, useBodyMessage: Bool,
+        to socket: Socket, pool: BufferPool
+    ) throws(ZMQError) {
+        var outbox = Outbox()
+        try outbox.send(prefix: prefix, id: id, form: form, body: bytes, bodyMessage: &bodyMessage,
+                        useBodyMessage: useBodyMessage, to: socket, pool: pool)
     }
 
     @inline(__always)

@@ -29,6 +29,8 @@ public final class Worker {
     let limits: RoleLimits
     let statistics: CoreStatistics
     let pool: BufferPool
+    /// This role thread's reusable outgoing messages (no allocation per send).
+    var outbox = Outbox()
     let errorBody: ErrorBodyEncoder
     public let name: String
 
@@ -92,7 +94,7 @@ public final class Worker {
                 }
             }
         } catch {
-            // ETERM: the node is stopping.
+            RoleLog.ended("Worker \(name)", by: error)
         }
         input.close()
         toIntegrationManager.close()
@@ -159,8 +161,7 @@ public final class Worker {
             case .done:
                 return try emit(&inbound, &state, as: next, to: toIntegrationManager)
             case .async:
-                var verb = Message(copying: ControlVerb.park.frame)
-                _ = try toSubject.send(&verb, more: true)
+                try outbox.sendVerb(.park, to: toSubject)
                 return try emit(&inbound, &state, as: next, to: toSubject)
             case .publish:
                 if handlers[next.flow][next.step] == nil {
@@ -208,14 +209,14 @@ public final class Worker {
                 // The received body frame goes on as it is: moved, or shared when still needed.
                 if keepBody {
                     state.scratch.share(from: inbound.body)
-                    try Outbound.send(prefix: prefix, id: id, form: form, body: noBytes,
+                    try outbox.send(prefix: prefix, id: id, form: form, body: noBytes,
                                       bodyMessage: &state.scratch, useBodyMessage: true, to: socket, pool: pool)
                 } else {
-                    try Outbound.send(prefix: prefix, id: id, form: form, body: noBytes,
+                    try outbox.send(prefix: prefix, id: id, form: form, body: noBytes,
                                       bodyMessage: &inbound.body, useBodyMessage: true, to: socket, pool: pool)
                 }
             case nil:
-                try Outbound.send(prefix: prefix, id: id, form: form, body: UnsafeRawBufferPointer(rebasing: frame[bodyOffset...]),
+                try outbox.send(prefix: prefix, id: id, form: form, body: UnsafeRawBufferPointer(rebasing: frame[bodyOffset...]),
                                   bodyMessage: &state.scratch, useBodyMessage: false, to: socket, pool: pool)
             case .even?:
                 try send(state.even.storage, prefix: prefix, id: id, form: form, scratch: &state.scratch, to: socket)
@@ -229,7 +230,7 @@ public final class Worker {
                       scratch: inout Message, to socket: Socket) throws(ZMQError) {
         let result: Result<Void, ZMQError> = storage.withUnsafeBytes { body in
             Result { () throws(ZMQError) in
-                try Outbound.send(prefix: prefix, id: id, form: form, body: body,
+                try outbox.send(prefix: prefix, id: id, form: form, body: body,
                                   bodyMessage: &scratch, useBodyMessage: false, to: socket, pool: pool)
             }
         }
