@@ -1,7 +1,7 @@
 /// The harness's results, as written to `result.json`.
 ///
 /// Versioned: ``RunResult/schemaVersion`` changes whenever a field changes meaning or is
-/// removed (adding optional fields keeps the version). `docs/SCENARIOS.md` documents every
+/// removed (adding optional fields keeps the version). `docs/RESULTS.md` documents every
 /// field. Times are in nanoseconds, rates per second, sizes in bytes.
 public struct RunResult: Codable, Sendable, Equatable {
     public static let currentSchemaVersion = 1

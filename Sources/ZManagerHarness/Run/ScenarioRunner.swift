@@ -202,11 +202,16 @@ extension HostFacts {
                          gitRevision: gitRevision(), loadAverageStart: load, loadAverageEnd: load)
     }
 
+    /// The compiler that built this binary, to the patch level the compiler lets us see.
     static var swiftVersion: String {
-        #if compiler(>=6.3)
-        "6.3+"
+        #if compiler(>=6.4)
+        "6.4 or later"
+        #elseif compiler(>=6.3.1)
+        "6.3.1"
+        #elseif compiler(>=6.3)
+        "6.3"
         #else
-        "6.x"
+        "before 6.3"
         #endif
     }
 
