@@ -23,6 +23,7 @@ struct ServeCommand: ParsableCommand {
     var workers: Int?
 
     func run() throws {
+        Signals.blockTermination()  // before any thread starts: see Signals
         var configuration = try loadConfiguration(config)
         if let workers { configuration.workers = workers }
         let flows = try configuration.loadFlows()
@@ -92,6 +93,7 @@ struct WorkerCommand: ParsableCommand {
     var integrationManager: String?
 
     func run() throws {
+        Signals.blockTermination()
         let configuration = try loadConfiguration(config)
         let flows = try configuration.loadFlows()
         let mapping = try configuration.loadMapping()

@@ -192,6 +192,53 @@ struct ServeCommandTests {
         #expect(server.process.terminationStatus == 0)
     }
 
+    /// A SIGTERM sent the moment `ready` is printed must stop serve: the signal is blocked
+    /// before any thread starts, so it waits pending instead of being lost (it once was, when
+    /// a dispatch signal source was registered only after `ready`; serve then ran forever).
+    @Test func aSIGTERMRightAfterReadyStopsServe() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("zmanager-sigterm-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try "[Echo]\n?Echo?Push\nSubject?Echo?Echo\n??done\n"
+            .write(to: directory.appendingPathComponent("flows.ini"), atomically: true, encoding: .utf8)
+        try "[actionmapping]\n??Echo = zmanager.builtin.echo\n"
+            .write(to: directory.appendingPathComponent("mapping.ini"), atomically: true, encoding: .utf8)
+        let any = "tcp://127.0.0.1:*"
+        try """
+            endpoints: {subject: "\(any)", workers: "\(any)", integration_manager_pull: "\(any)", integration_manager_pub: "\(any)"}
+            flows: flows.ini
+            mappings: mapping.ini
+            workers: {count: 1}
+            """.write(to: directory.appendingPathComponent("zmanager.yaml"), atomically: true, encoding: .utf8)
+        for attempt in 0..<20 {
+            let process = Process()
+            process.executableURL = try Self.executable
+            process.arguments = ["serve", "--config", directory.appendingPathComponent("zmanager.yaml").path]
+            let pipe = Pipe()
+            process.standardOutput = pipe
+            try process.run()
+            // Read the ready line with blocking reads and signal at once: no polling delay.
+            var output: [UInt8] = []
+            while !output.contains(UInt8(ascii: "\n")) {
+                let chunk = pipe.fileHandleForReading.availableData
+                if chunk.isEmpty { break }
+                output += chunk
+            }
+            #expect(String(decoding: output, as: UTF8.self).hasPrefix("ready "), "attempt \(attempt)")
+            process.terminate()
+            let clock = ContinuousClock()
+            let deadline = clock.now + .seconds(10)
+            while process.isRunning && clock.now < deadline { Thread.sleep(forTimeInterval: 0.005) }
+            if process.isRunning {
+                process.interrupt()
+                process.waitUntilExit()
+                Issue.record("attempt \(attempt): serve ignored a SIGTERM sent right after its ready line")
+            } else {
+                #expect(process.terminationStatus == 0, "attempt \(attempt)")
+            }
+        }
+    }
+
     @Test func aBadConfigurationNamesFileLineAndKey() throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("zmanager-badconf-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
