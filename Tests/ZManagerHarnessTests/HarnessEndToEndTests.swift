@@ -84,3 +84,36 @@ struct HarnessEndToEndTests {
         #expect((point.zmanager.achievedSendRate ?? .infinity) < 950_000)
     }
 }
+
+@Suite("The regression gate against real runs", .serialized)
+struct RegressionGateTests {
+    static func run(handler: String) throws -> RunResult {
+        let scenario = try ScenarioFile.parse("""
+            topology: {workers: 2}
+            workload: {payload: 64, handler: \(handler)}
+            load: {model: closed, in_flight: 20}
+            phases: {warmup: 100ms, measure: 400ms, drain: 2s}
+            repeats: 3
+            matrix:
+              topology.transport: [inproc, tcp]
+            """, file: "gate.yaml")
+        return try ScenarioRunner(scenario: scenario).run().result
+    }
+
+    /// The same point ids, one pipeline made slower by a 300 µs handler: the gate must
+    /// fail it. The unchanged pipeline, run again, must pass. The test machine runs other
+    /// tests at the same time, so "unchanged" is judged with a wider throughput threshold
+    /// than CI's (which runs the gate alone); the slowed pipeline loses over 90 % and fails
+    /// even at that width.
+    @Test func aSlowedPipelineFailsAndAnUnchangedOnePasses() throws {
+        let baseline = try Self.run(handler: "echo")
+        let unchanged = try Self.run(handler: "echo")
+        let slowed = try Self.run(handler: "spin 300us")
+        let wide = ComparisonThresholds(throughputDrop: 0.5, latencyRise: 3)
+        let pass = Comparison(baseline: baseline, new: unchanged, thresholds: wide)
+        #expect(pass.exitStatus == 0, "\(pass.render())")
+        let fail = Comparison(baseline: baseline, new: slowed, thresholds: wide)
+        #expect(fail.exitStatus == 1, "\(fail.render())")
+        #expect(fail.regressions.count == 2)
+    }
+}
