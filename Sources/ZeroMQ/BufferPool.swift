@@ -22,8 +22,9 @@ import Darwin
 /// Whether zero-copy pays depends on size (BRIEF §4): `zmq_msg_init_data` costs libzmq an
 /// extra allocation for its reference count, so small bodies are faster copied, and bodies
 /// of up to 33 bytes are stored inside the `zmq_msg_t` itself. ``message(count:fill:)``
-/// chooses by ``zeroCopyThreshold``, whose default was measured with the `Benchmarks`
-/// package (see `docs/PERFORMANCE.md`).
+/// chooses by ``zeroCopyThreshold``, whose default (4 KiB) was measured with the
+/// `Benchmarks` package: copying wins at 64 B, 256 B–1 KiB tie, zero-copy wins or ties from
+/// 4 KiB up under glibc and jemalloc (see `docs/PERFORMANCE.md`).
 public final class BufferPool: Sendable {
     /// One size class: `count` buffers of `size` bytes each.
     public struct SizeClass: Sendable, Hashable {
@@ -76,7 +77,7 @@ public final class BufferPool: Sendable {
     let slabs: [Slab]
     let fallback: Slab
 
-    public init(sizeClasses: [SizeClass] = BufferPool.defaultSizeClasses, zeroCopyThreshold: Int = 8 << 10) {
+    public init(sizeClasses: [SizeClass] = BufferPool.defaultSizeClasses, zeroCopyThreshold: Int = 4 << 10) {
         precondition(sizeClasses.allSatisfy { $0.size > 0 && $0.count >= 0 && $0.count < Int(UInt32.max) })
         self.slabs = sizeClasses.sorted { $0.size < $1.size }.map { Slab(bufferSize: $0.size, capacity: $0.count) }
         self.fallback = Slab(bufferSize: 0, capacity: 0)
