@@ -90,9 +90,9 @@ public final class Subject {
                 case .message:
                     statistics.subjectReceived.add(1, ordering: .relaxed)
                     if let verb = inbound.verb {
-                        try control(verb, &inbound, now: clock.now)
+                        try control(verb, &inbound)
                     } else {
-                        try route(&inbound, now: clock.now)
+                        try route(&inbound)
                     }
                 }
                 if parked.count > 0 { expireParked(now: clock.now) }
@@ -105,7 +105,7 @@ public final class Subject {
         toIntegrationManager.close()
     }
 
-    private func route(_ inbound: inout Inbound, now: ContinuousClock.Instant) throws(ZMQError) {
+    private func route(_ inbound: inout Inbound) throws(ZMQError) {
         let position = inbound.head.withUnsafeBytes { routing.flows.position(ofHeader: inbound.fields, in: $0) }
         if inbound.field(.action, equals: Self.push) {
             statistics.flowsStarted.add(1, ordering: .relaxed)
@@ -117,7 +117,7 @@ public final class Subject {
             case .plain:
                 try send(&inbound, as: next, to: toWorkers)
             case .async:
-                try park(&inbound, at: next, now: now)
+                try park(&inbound, at: next)
             }
         } else if inbound.field(.config, equals: Self.completedCommand) && inbound.field(.action, equals: Self.done) {
             try continueCompleted(&inbound)
@@ -166,7 +166,7 @@ public final class Subject {
              form: inbound.form)
     }
 
-    private func control(_ verb: ControlVerb, _ inbound: inout Inbound, now: ContinuousClock.Instant) throws(ZMQError) {
+    private func control(_ verb: ControlVerb, _ inbound: inout Inbound) throws(ZMQError) {
         switch verb {
         case .ping:
             let prefix = HeaderPrefix(fields: [Topics.controlConfig, "PONG", "", "", ""])
@@ -179,12 +179,14 @@ public final class Subject {
             guard let position = inbound.head.withUnsafeBytes({ routing.flows.position(ofHeader: inbound.fields, in: $0) }),
                   routing.kind(position) == .async
             else { return unknown(&inbound) }
-            try park(&inbound, at: position, now: now)
+            try park(&inbound, at: position)
         }
     }
 
     /// Parks the flow at its ASYNC step and publishes the request for the external party.
-    private func park(_ inbound: inout Inbound, at position: FlowPosition, now: ContinuousClock.Instant) throws(ZMQError) {
+    private func park(_ inbound: inout Inbound, at position: FlowPosition) throws(ZMQError) {
+        // The clock is read only here and for expiry: most messages never need it.
+        let now = ContinuousClock.now
         let id = inbound.idString
         let flow = routing.flows.flows[position.flow]
         switch parked.park(id: id, at: position, form: inbound.form, now: now) {
