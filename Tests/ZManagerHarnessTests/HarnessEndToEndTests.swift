@@ -102,14 +102,14 @@ struct RegressionGateTests {
 
     /// The same point ids, one pipeline made slower by a 300 µs handler: the gate must
     /// fail it. The unchanged pipeline, run again, must pass. The test machine runs other
-    /// tests at the same time, so "unchanged" is judged with a wider throughput threshold
-    /// than CI's (which runs the gate alone); the slowed pipeline loses over 90 % and fails
-    /// even at that width.
+    /// suites at the same time (a p99 can jump tenfold), so "unchanged" is judged with far
+    /// wider thresholds than CI's, which runs the gate alone; the slowed pipeline loses over
+    /// 90 % of its throughput ratio and fails even at that width.
     @Test func aSlowedPipelineFailsAndAnUnchangedOnePasses() throws {
         let baseline = try Self.run(handler: "echo")
         let unchanged = try Self.run(handler: "echo")
         let slowed = try Self.run(handler: "spin 300us")
-        let wide = ComparisonThresholds(throughputDrop: 0.5, latencyRise: 3)
+        let wide = ComparisonThresholds(throughputDrop: 0.6, latencyRise: 50)
         let pass = Comparison(baseline: baseline, new: unchanged, thresholds: wide)
         #expect(pass.exitStatus == 0, "\(pass.render())")
         let fail = Comparison(baseline: baseline, new: slowed, thresholds: wide)
