@@ -160,10 +160,8 @@ public final class Subject {
 
     private func unknown(_ inbound: inout Inbound) {
         let flow = inbound.flowString
-        let known = routing.flows.flowIndex(named: flow) != nil
-        fail(known ? .unknownStep : .unknownFlow, flow: flow, id: inbound.idString,
-             known ? "no step of flow \"\(flow)\" matches the message's action key" : "no flow named \"\(flow)\" is loaded",
-             form: inbound.form)
+        let missing = routing.missingPosition(flow: flow)
+        fail(missing.kind, flow: flow, id: inbound.idString, missing.text, form: inbound.form)
     }
 
     private func control(_ verb: ControlVerb, _ inbound: inout Inbound) throws(ZMQError) {

@@ -27,6 +27,14 @@ public struct RoutingTable: Sendable {
     }
 
     func kind(_ position: FlowPosition) -> StepKind { kinds[position.flow][position.step] }
+
+    /// Why a message of flow `flow` has no position: the flow is unknown, or none of its
+    /// steps matches the message's key. The error kind and its text, for Subject and workers.
+    func missingPosition(flow: String) -> (kind: ErrorKind, text: String) {
+        flows.flowIndex(named: flow) != nil
+            ? (.unknownStep, "no step of flow \"\(flow)\" matches the message's action key")
+            : (.unknownFlow, "no flow named \"\(flow)\" is loaded")
+    }
     func prefix(_ position: FlowPosition) -> HeaderPrefix { prefixes[position.flow][position.step] }
 }
 

@@ -116,10 +116,8 @@ public final class Worker {
     private func execute(_ inbound: inout Inbound, _ state: inout ExecutionState) throws(ZMQError) {
         guard var position = inbound.head.withUnsafeBytes({ routing.flows.position(ofHeader: inbound.fields, in: $0) }) else {
             let flow = inbound.flowString
-            let known = routing.flows.flowIndex(named: flow) != nil
-            return fail(known ? .unknownStep : .unknownFlow, flow: flow, id: inbound.idString,
-                        known ? "no step of flow \"\(flow)\" matches the message's action key" : "no flow named \"\(flow)\" is loaded",
-                        form: inbound.form)
+            let missing = routing.missingPosition(flow: flow)
+            return fail(missing.kind, flow: flow, id: inbound.idString, missing.text, form: inbound.form)
         }
         state.current = nil
         if handlers[position.flow][position.step] == nil, routing.kind(position) == .async || routing.kind(position) == .publish {
