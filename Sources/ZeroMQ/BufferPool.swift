@@ -16,8 +16,9 @@ import Darwin
 /// head carries a generation tag (ABA-safe), so the I/O thread never takes a lock.
 ///
 /// The pool is bounded: each size class has a fixed number of buffers, carved from one
-/// slab allocated up front. When a class is empty, or a body is larger than the largest
-/// class, the body is allocated with `malloc` instead and counted as a fallback.
+/// slab allocated up front. When a class is empty the next larger class lends a buffer;
+/// when all are empty, or a body is larger than the largest class, the body is allocated
+/// with `malloc` instead and counted as a fallback.
 ///
 /// Whether zero-copy pays depends on size (BRIEF §4): `zmq_msg_init_data` costs libzmq an
 /// extra allocation for its reference count, so small bodies are faster copied, and bodies
@@ -57,7 +58,7 @@ public final class BufferPool: Sendable {
     /// Bodies this size or smaller live inside `zmq_msg_t` (libzmq's "very small message").
     public static let inlineLimit = 33
 
-    /// The defaults: 4 KiB to 1 MiB, about 40 MiB of address space in all (pages are only
+    /// The defaults: 4 KiB to 1 MiB, about 38 MiB of address space in all (pages are only
     /// touched when used).
     public static let defaultSizeClasses: [SizeClass] = [
         SizeClass(size: 4 << 10, count: 512),
@@ -126,7 +127,7 @@ public final class BufferPool: Sendable {
         for slab in slabs where slab.bufferSize >= count {
             if let buffer = slab.acquire() { return (buffer, slab) }
         }
-        return (fallback.allocateFallback(count: count, from: slabs), fallback)
+        return (fallback.allocateFallback(count: count), fallback)
     }
 
     /// A message of `count` bytes filled by `fill`, always zero-copy through the pool
@@ -247,7 +248,7 @@ final class Slab: Sendable {
     }
 
     /// The fallback path: a plain allocation, counted on the fallback slab.
-    func allocateFallback(count: Int, from slabs: [Slab]) -> UnsafeMutableRawPointer {
+    func allocateFallback(count: Int) -> UnsafeMutableRawPointer {
         fallbacks.add(1, ordering: .relaxed)
         inUse.add(1, ordering: .relaxed)
         guard let memory = malloc(max(count, 1)) else { fatalError("BufferPool: malloc(\(count)) failed") }

@@ -67,7 +67,9 @@ public struct HandlerResponse {
 /// A component's implementation of one mapped action.
 ///
 /// Runs on a worker (or service) thread; throwing publishes an ``ErrorKind/handlerFailed``
-/// error message carrying the message id, and the worker goes on serving.
+/// error message carrying the message id (``ErrorKind/undecodable`` when the throw is a
+/// refused pickle body from ``HandlerRequest/values()``: the sender is at fault), and the
+/// worker goes on serving.
 public typealias Handler = @Sendable (HandlerRequest, inout HandlerResponse) throws -> Void
 
 /// A handler failure with a message of the handler's choosing.

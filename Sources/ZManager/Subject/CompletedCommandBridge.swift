@@ -46,7 +46,7 @@ public final class CompletedCommandBridge {
                 }
             }
         } catch {
-            // ETERM: the node is stopping.
+            RoleLog.ended("Completed-command bridge", by: error)
         }
         sub.close()
         toSubject.close()

@@ -120,7 +120,6 @@ struct HeaderPrefix: Sendable {
     }
 }
 
-/// Builds and sends outgoing ZManager messages.
 /// The long-lived outgoing messages of one role thread, refilled in place for every send:
 /// sending allocates nothing on the Swift side (libzmq itself still allocates a body of
 /// more than 33 bytes that it does not receive zero-copy).
