@@ -8,12 +8,16 @@
 //
 // Suites (executable targets under Benchmarks/<Name>/, found by the BenchmarkPlugin):
 //   ZeroMQTransfer     send+receive over inproc and tcp, 64 B and 64 KiB, pooled zero-copy vs
-//                      copy, plus the allocation-accounting benchmarks (malloc regression gate)
+//                      copy, new vs reused Message, plus the allocation-accounting benchmarks
+//                      (malloc regression gate)
 //   ZeroCopySweep      pooled vs copy by body size, to place BufferPool.zeroCopyThreshold
 //   ZeroCopySweepJemalloc  the same sweep, linked with jemalloc (as the zmanager tool is)
 //   AllocatorGlibc     64 KiB bodies with glibc malloc
 //   AllocatorJemalloc  the same bodies, linked with jemalloc
-// The bodies live once, in the ZeroMQBenchmarkKit library.
+//   Pipeline           the whole ZManager topology (Subject, worker, Integration Manager) vs a
+//                      bare libzmq pipeline with the same hops, same client: per request msg/s,
+//                      CPU, mallocs (malloc regression gate on the core's allocations)
+// The transfer bodies live once, in the ZeroMQBenchmarkKit library.
 import PackageDescription
 
 let swiftSettings: [SwiftSetting] = [
@@ -97,6 +101,16 @@ let package = Package(
             path: "Benchmarks/ZeroCopySweepJemalloc",
             swiftSettings: swiftSettings,
             linkerSettings: [.linkedLibrary("jemalloc")],
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
+        .executableTarget(
+            name: "Pipeline",
+            dependencies: benchmarkDependencies + [
+                .product(name: "ZManager", package: "ZManager"),
+                .product(name: "ZeroMQ", package: "ZManager"),
+            ],
+            path: "Benchmarks/Pipeline",
+            swiftSettings: swiftSettings,
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
     ]

@@ -13,6 +13,10 @@ import ZeroMQ
 ///   pool's own acquire/release allocates nothing: a lock-free stack over a preallocated slab.)
 /// - a reused `Message` re-initialised with `reset(size:)`: no Swift allocation at all, so
 ///   what remains is libzmq's (0 at ≤ 33 B, one block above).
+/// - a reused `Message` refilled by `BufferPool.fill(_:count:_:)`: through the pool (at 64 B
+///   with ``alwaysPooled``, at 64 KiB with the shared pool) only libzmq's 40-byte
+///   reference-count block remains; below the shared pool's threshold (64 B) it is
+///   `reset(size:)`, i.e. libzmq's body block.
 /// - the reused message over inproc and tcp: what the sockets add per message.
 func registerAllocationAccounting() {
     let metrics: [BenchmarkMetric] = [.throughput, .wallClock, .mallocCountTotal, .mallocBytesCount]
@@ -46,6 +50,18 @@ func registerAllocationAccounting() {
             var message = Message()
             for _ in benchmark.scaledIterations {
                 message.reset(size: size)
+                blackHole(message.count)
+            }
+            message.reset()
+        }
+    }
+
+    for (label, size, fillPool) in [("64B-always-pooled", 64, alwaysPooled), ("64B-shared-pool", 64, pool),
+                                     ("64KiB-shared-pool", 64 << 10, pool)] {
+        Benchmark("alloc-reused-fill-\(label)", configuration: strict) { benchmark in
+            var message = Message()
+            for _ in benchmark.scaledIterations {
+                fillPool.fill(&message, count: size) { body in body.storeBytes(of: 1, as: UInt8.self) }
                 blackHole(message.count)
             }
             message.reset()

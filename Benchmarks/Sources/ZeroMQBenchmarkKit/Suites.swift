@@ -1,4 +1,4 @@
-import Benchmark
+public import Benchmark
 import ZeroMQ
 
 #if canImport(Glibc)
@@ -58,15 +58,34 @@ var mallocGate: [BenchmarkMetric: BenchmarkThresholds] {
     [.mallocCountTotal: .init(absolute: [.p50: 10, .p90: 10])]
 }
 
+/// Whether each outgoing message is a new `Message` or one long-lived `Message` refilled in
+/// place (the way the ZManager roles send, from their `Outbox`).
+public enum MessageReuse: String, CaseIterable, Sendable {
+    /// A new `Message` per send: `pooledMessage(count:fill:)` or `Message(size:)`; each makes
+    /// a Swift heap `zmq_msg_t` (the rows the first measurements were taken with).
+    case fresh = ""
+    /// One `Message` refilled per send: `pool.fill(&message, count:)` or
+    /// `message.reset(size:)` + write; no Swift allocation.
+    case reused = "-reused"
+}
+
+/// A pool whose `fill` goes through the pool at every size (its threshold is clamped to
+/// `BufferPool.inlineLimit + 1` = 34 bytes), so that the zero-copy reuse rows are zero-copy
+/// at 64 B too, as `pooledMessage` is. With the shared pool (threshold 4 KiB) `fill` of 64 B
+/// is `reset(size:)`, i.e. the copy row.
+let alwaysPooled = BufferPool(zeroCopyThreshold: 0)
+
 /// Registers one send+receive benchmark. Each iteration moves 1 000 messages of `size` bytes:
 /// with `threads: .one` in batches of ``batch`` (send a batch through PUSH, then receive it
 /// from PULL, on the benchmark's thread); with `.two` a sender thread sends all 1 000 while
 /// the benchmark's thread receives them. Sockets, pool and payload are set up once, outside
-/// the measurement; every message gets the whole payload written into its body.
+/// the measurement; every message gets the whole payload written into its body. With
+/// `reuse: .reused` (one thread only) the sends refill one long-lived `Message`.
 func registerTransfer(
     _ name: String, transport: Transport, size: Int, path: BodyPath, threads: Threads = .one,
-    configuration: Benchmark.Configuration, pool: BufferPool = .shared
+    reuse: MessageReuse = .fresh, configuration: Benchmark.Configuration, pool: BufferPool = .shared
 ) {
+    precondition(reuse == .fresh || threads == .one, "the two-thread sender makes a new Message per send")
     let holder = LinkHolder()
     var configuration = configuration
     configuration.metrics += [processCPU] + (path == .zeroCopy ? [poolFallbacks] : [])
@@ -75,6 +94,9 @@ func registerTransfer(
         let total = benchmark.scaledIterations.count
         // Reading the pool's statistics allocates, so it stays outside the measured region.
         let fallbacks = path == .zeroCopy ? pool.statistics.fallbacks : 0
+        // The long-lived outgoing message of the reuse rows: made outside the measured region,
+        // so the figures are what refilling it costs.
+        var outgoing = Message()
         benchmark.startMeasurement()
         let cpu = processCPUNanoseconds()
         if let sender = holder.sender {
@@ -85,9 +107,17 @@ func registerTransfer(
             var done = 0
             while done < total {
                 let count = min(batch, total - done)
-                for _ in 0..<count {
-                    var message = link.makeMessage(path)
-                    try link.send(&message)
+                switch reuse {
+                case .fresh:
+                    for _ in 0..<count {
+                        var message = link.makeMessage(path)
+                        try link.send(&message)
+                    }
+                case .reused:
+                    for _ in 0..<count {
+                        link.refill(path, into: &outgoing)
+                        try link.send(&outgoing)
+                    }
                 }
                 try link.receive(count)
                 done += count
@@ -107,7 +137,7 @@ func registerTransfer(
 /// CPU time of the whole process (every thread: the benchmark's, a sender's, libzmq's I/O
 /// thread) from `CLOCK_PROCESS_CPUTIME_ID`, per message. `.cpuTotal` is reported too, but on
 /// Linux it comes from scheduler ticks (10 ms), too coarse for a millisecond iteration.
-var processCPU: BenchmarkMetric {
+public var processCPU: BenchmarkMetric {
     .custom("CPU ns (process clock)", polarity: .prefersSmaller, useScalingFactor: true)
 }
 
@@ -117,22 +147,26 @@ var poolFallbacks: BenchmarkMetric {
     .custom("pool fallbacks per 1000 msgs", polarity: .prefersSmaller, useScalingFactor: false)
 }
 
-func processCPUNanoseconds() -> Int {
+public func processCPUNanoseconds() -> Int {
     var now = timespec()
     clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &now)
     return now.tv_sec * 1_000_000_000 + now.tv_nsec
 }
 
-/// ZeroMQTransfer: inproc and tcp, 64 B and 64 KiB, zero-copy vs copy, with the malloc gate
-/// on the zero-copy path; then the allocation-accounting benchmarks.
+/// ZeroMQTransfer: inproc and tcp, 64 B and 64 KiB, zero-copy vs copy, each with a new
+/// `Message` per send and with one reused `Message` (`…-reused`), with the malloc gate on the
+/// zero-copy path and on every reused row; then the allocation-accounting benchmarks.
 public func registerTransferBenchmarks() {
     for transport in Transport.allCases {
         for size in [64, 64 << 10] {
             for path in BodyPath.allCases {
-                registerTransfer(
-                    "\(transport)-\(sizeLabel(size))-\(path.rawValue)",
-                    transport: transport, size: size, path: path,
-                    configuration: configuration(thresholds: path == .zeroCopy ? mallocGate : nil))
+                for reuse in MessageReuse.allCases {
+                    registerTransfer(
+                        "\(transport)-\(sizeLabel(size))-\(path.rawValue)\(reuse.rawValue)",
+                        transport: transport, size: size, path: path, reuse: reuse,
+                        configuration: configuration(thresholds: path == .zeroCopy || reuse == .reused ? mallocGate : nil),
+                        pool: path == .zeroCopy && reuse == .reused ? alwaysPooled : .shared)
+                }
             }
         }
     }
