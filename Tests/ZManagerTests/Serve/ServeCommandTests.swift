@@ -29,6 +29,7 @@ struct ServeCommandTests {
     final class Server {
         let process = Process()
         let output = OutputBuffer()
+        let exited = ExitSignal()
         let directory: URL
         var endpoints = Endpoints()
 
@@ -75,7 +76,9 @@ struct ServeCommandTests {
             pipe.fileHandleForReading.readabilityHandler = { handle in
                 let text = String(decoding: handle.availableData, as: UTF8.self)
                 output.text.withLock { $0 += text }
+                output.changed.signal()
             }
+            exited.attach(to: process)
             try process.run()
             let ready = try #require(waitForLine(starting: "ready "), "serve printed its ready line: \(output.text.withLock { $0 })")
             var fields: [String: String] = [:]
@@ -88,27 +91,26 @@ struct ServeCommandTests {
                                   integrationManagerPub: fields["integration_manager_pub"]!)
         }
 
-        /// Waits (bounded) for a line of output starting with `prefix`.
+        /// Waits (bounded) for a line of output starting with `prefix`, woken by each chunk
+        /// of output the process writes.
         func waitForLine(starting prefix: String, timeout: Duration = .seconds(30)) -> String? {
             let clock = ContinuousClock()
             let deadline = clock.now + timeout
-            while clock.now < deadline {
-                if let line = output.text.withLock({ $0 }).split(separator: "\n").first(where: { $0.hasPrefix(prefix) }) {
-                    return String(line)
-                }
-                if !process.isRunning { break }
-                Thread.sleep(forTimeInterval: 0.01)
+            func line() -> String? {
+                output.text.withLock { $0 }.split(separator: "\n").first(where: { $0.hasPrefix(prefix) }).map(String.init)
             }
-            return output.text.withLock { $0 }.split(separator: "\n").first(where: { $0.hasPrefix(prefix) }).map(String.init)
+            while clock.now < deadline {
+                if let found = line() { return found }
+                if !process.isRunning && !output.changed.wait(timeout: .milliseconds(100)) { break }
+                _ = output.changed.wait(timeout: deadline - clock.now)
+            }
+            return line()
         }
 
         /// Sends SIGTERM and waits (bounded) for the process to end.
         func terminate() -> Bool {
             process.terminate()
-            let clock = ContinuousClock()
-            let deadline = clock.now + .seconds(30)
-            while process.isRunning && clock.now < deadline { Thread.sleep(forTimeInterval: 0.01) }
-            return !process.isRunning
+            return exited.wait(timeout: .seconds(30))
         }
 
         deinit {
@@ -216,6 +218,8 @@ struct ServeCommandTests {
             process.arguments = ["serve", "--config", directory.appendingPathComponent("zmanager.yaml").path]
             let pipe = Pipe()
             process.standardOutput = pipe
+            let exited = ExitSignal()
+            exited.attach(to: process)
             try process.run()
             // Read the ready line with blocking reads and signal at once: no polling delay.
             var output: [UInt8] = []
@@ -226,10 +230,7 @@ struct ServeCommandTests {
             }
             #expect(String(decoding: output, as: UTF8.self).hasPrefix("ready "), "attempt \(attempt)")
             process.terminate()
-            let clock = ContinuousClock()
-            let deadline = clock.now + .seconds(10)
-            while process.isRunning && clock.now < deadline { Thread.sleep(forTimeInterval: 0.005) }
-            if process.isRunning {
+            if !exited.wait(timeout: .seconds(10)) {
                 process.interrupt()
                 process.waitUntilExit()
                 Issue.record("attempt \(attempt): serve ignored a SIGTERM sent right after its ready line")
@@ -260,7 +261,28 @@ struct ServeCommandTests {
     }
 }
 
-/// Text a child process printed, appended from its pipe's handler thread.
+/// Text a child process printed, appended from its pipe's handler thread, which signals
+/// `changed` after each chunk.
 final class OutputBuffer: Sendable {
     let text = Mutex("")
+    let changed = DispatchSemaphore(value: 0)
+}
+
+/// Signals when a process ends (attach before `run()`): tests wait on it, bounded.
+final class ExitSignal: Sendable {
+    private let semaphore = DispatchSemaphore(value: 0)
+
+    func attach(to process: Process) {
+        process.terminationHandler = { _ in self.semaphore.signal() }
+    }
+
+    func wait(timeout: Duration) -> Bool { semaphore.wait(timeout: timeout) }
+}
+
+extension DispatchSemaphore {
+    /// `wait` with a Swift `Duration`; true when signalled in time.
+    func wait(timeout: Duration) -> Bool {
+        let ms = Int(timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
+        return wait(timeout: .now() + .milliseconds(max(ms, 0))) == .success
+    }
 }
