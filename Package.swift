@@ -76,7 +76,6 @@ let package = Package(
                 "ZeroMQ",
                 "CJemalloc",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
         ),

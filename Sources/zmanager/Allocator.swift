@@ -9,6 +9,8 @@ enum Allocator {
         var version: UnsafePointer<CChar>?
         var size = MemoryLayout<UnsafePointer<CChar>?>.size
         guard mallctl("version", &version, &size, nil, 0) == 0, let version else { return "glibc malloc" }
-        return "jemalloc " + String(cString: version).split(separator: "-").first.map(String.init)!
+        // "5.3.0-0-g54eaed1d8b56b1aa528be3bdd1877e59c56fa90c": keep the release number.
+        let full = String(cString: version)
+        return "jemalloc " + (full.split(separator: "-").first.map(String.init) ?? full)
     }
 }
