@@ -33,9 +33,10 @@ let package = Package(
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.1.0"),
     ],
     targets: [
+        // No pkgConfig: Debian's libzmq.pc pulls in krb5's -isystem flags, which SwiftPM
+        // refuses with a warning on every build; zmq.h and libzmq.so are on the default paths.
         .systemLibrary(
             name: "CZeroMQ",
-            pkgConfig: "libzmq",
             providers: [.apt(["libzmq3-dev"])]
         ),
         .systemLibrary(
