@@ -10,11 +10,7 @@ struct BufferPoolTests {
         let pool = BufferPool(sizeClasses: [.init(size: 64 << 10, count: 8)], zeroCopyThreshold: 1024)
         let context = try Context()
         defer { context.terminate() }
-        let pull = try Socket(context, .pull)
-        try pull.setReceiveTimeout(.seconds(5))
-        let endpoint = try transport.bind(pull)
-        let push = try Socket(context, .push)
-        try push.connect(endpoint)
+        let (pull, push) = try transport.pushPullPair(in: context)
 
         let count = 200  // far more than the 8 buffers: they must be recycled
         var received = Message()

@@ -8,11 +8,7 @@ struct SocketPatternTests {
     func pushPullDeliversInOrder(transport: Transport) throws {
         let context = try Context()
         defer { context.terminate() }
-        let pull = try Socket(context, .pull)
-        try pull.setReceiveTimeout(.seconds(5))
-        let endpoint = try transport.bind(pull)
-        let push = try Socket(context, .push)
-        try push.connect(endpoint)
+        let (pull, push) = try transport.pushPullPair(in: context)
 
         for i in 0..<100 {
             try push.send(string: "message \(i)")
@@ -124,11 +120,7 @@ struct SocketPatternTests {
     func multipartFramesStayTogether(transport: Transport) throws {
         let context = try Context()
         defer { context.terminate() }
-        let pull = try Socket(context, .pull)
-        try pull.setReceiveTimeout(.seconds(5))
-        let endpoint = try transport.bind(pull)
-        let push = try Socket(context, .push)
-        try push.connect(endpoint)
+        let (pull, push) = try transport.pushPullPair(in: context)
 
         let big = [UInt8](repeating: 0xAB, count: 100_000)
         try push.send(multipart: [Array("header~".utf8), [], big])

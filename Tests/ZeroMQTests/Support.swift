@@ -14,6 +14,16 @@ enum Transport: String, CaseIterable, Sendable {
         }
     }
 
+    /// A PULL bound on this transport (5 s receive timeout) and a PUSH connected to it.
+    func pushPullPair(in context: Context) throws -> (pull: Socket, push: Socket) {
+        let pull = try Socket(context, .pull)
+        try pull.setReceiveTimeout(.seconds(5))
+        let endpoint = try bind(pull)
+        let push = try Socket(context, .push)
+        try push.connect(endpoint)
+        return (pull, push)
+    }
+
     /// Binds `socket` and returns the endpoint peers connect to (wildcard port resolved).
     func bind(_ socket: Socket) throws -> String {
         try socket.bind(bindEndpoint())
