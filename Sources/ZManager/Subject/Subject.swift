@@ -106,10 +106,14 @@ public final class Subject {
     }
 
     private func route(_ inbound: inout Inbound) throws(ZMQError) {
-        let position = inbound.head.withUnsafeBytes { routing.flows.position(ofHeader: inbound.fields, in: $0) }
+        // The flow position is looked up only where it is used (Push, ASYNC answers):
+        // forwarded steps go on as they are.
+        func position() -> FlowPosition? {
+            inbound.head.withUnsafeBytes { routing.flows.position(ofHeader: inbound.fields, in: $0) }
+        }
         if inbound.field(.action, equals: Self.push) {
             statistics.flowsStarted.add(1, ordering: .relaxed)
-            guard let position else { return unknown(&inbound) }
+            guard let position = position() else { return unknown(&inbound) }
             let next = FlowPosition(flow: position.flow, step: position.step + 1)
             switch routing.kind(next) {
             case .done, .publish:
@@ -126,7 +130,7 @@ public final class Subject {
             let id = inbound.idString
             // Check before taking the entry: a response naming the wrong step must not
             // consume the parked flow, which then still times out (or gets its right answer).
-            guard let position, parked.entry(id: id)?.position == position, parked.resume(id: id) != nil else {
+            guard let position = position(), parked.entry(id: id)?.position == position, parked.resume(id: id) != nil else {
                 return fail(.asyncUnknown, flow: inbound.flowString, id: id,
                             "no flow is parked at this ASYNC step with this id (expired, answered already, never parked, or another step)",
                             form: inbound.form)
