@@ -24,7 +24,10 @@ public final class Context: @unchecked Sendable {
     ///   - ioThreads: libzmq I/O threads. One is fastest for the ZManager topology on 2 cores
     ///     (BRIEF §4: two I/O threads measured slower).
     ///   - maxSockets: upper bound on sockets; libzmq's default is 1023.
-    public init(ioThreads: Int = 1, maxSockets: Int? = nil) throws(ZMQError) {
+    ///   - threadNamePrefix: `ZMQ_THREAD_NAME_PREFIX`: libzmq names its background threads
+    ///     `<prefix>/ZMQbg/IO/0`, `<prefix>/ZMQbg/Reaper` instead of `ZMQbg/IO/0`, so the I/O
+    ///     threads of several contexts in one process can be told apart (CPU per stage).
+    public init(ioThreads: Int = 1, maxSockets: Int? = nil, threadNamePrefix: Int? = nil) throws(ZMQError) {
         guard let handle = zmq_ctx_new() else { throw ZMQError.last("zmq_ctx_new") }
         self.handle = handle
         _ = try retryingInterrupts("zmq_ctx_set(ZMQ_IO_THREADS)") { zmq_ctx_set(handle, ZMQ_IO_THREADS, CInt(ioThreads)) }
@@ -32,6 +35,11 @@ public final class Context: @unchecked Sendable {
         _ = try retryingInterrupts("zmq_ctx_set(ZMQ_BLOCKY)") { zmq_ctx_set(handle, ZMQ_BLOCKY, 0) }
         if let maxSockets {
             _ = try retryingInterrupts("zmq_ctx_set(ZMQ_MAX_SOCKETS)") { zmq_ctx_set(handle, ZMQ_MAX_SOCKETS, CInt(maxSockets)) }
+        }
+        if let threadNamePrefix {
+            _ = try retryingInterrupts("zmq_ctx_set(ZMQ_THREAD_NAME_PREFIX)") {
+                zmq_ctx_set(handle, ZMQ_THREAD_NAME_PREFIX, CInt(threadNamePrefix))
+            }
         }
     }
 

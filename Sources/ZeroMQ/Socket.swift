@@ -69,6 +69,11 @@ public final class Socket {
 
     deinit { close() }
 
+    /// The libzmq socket pointer, for C code of this package that runs a socket loop itself
+    /// (the harness's bare calibration stages). Valid until ``close()``; use it on the thread
+    /// that owns the socket only.
+    package var unsafeHandle: UnsafeMutableRawPointer? { handle }
+
     /// Closes the socket (`zmq_close`). Idempotent. Any unsent messages are dropped
     /// (LINGER 0 by default); see ``Context`` on why linger is never relied upon.
     public func close() {

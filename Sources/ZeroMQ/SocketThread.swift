@@ -43,6 +43,7 @@ public final class SocketThread: @unchecked Sendable {
         var thread = pthread_t()
         let rc = pthread_create(&thread, nil, { argument in
             let start = Unmanaged<Start>.fromOpaque(argument!).takeRetainedValue()
+            SocketThread.nameCurrentThread(start.name)
             start.body()
             start.finished.signal()
             return nil
@@ -50,6 +51,21 @@ public final class SocketThread: @unchecked Sendable {
         precondition(rc == 0, "pthread_create failed: \(String(cString: strerror(rc)))")
         handle.thread = thread
         return handle
+    }
+
+    /// Gives the calling OS thread `name` (cut to the kernel's 15 bytes), so that
+    /// `/proc/<pid>/task/<tid>/comm`, `top -H` and gdb show which role a thread is: the
+    /// harness attributes CPU to pipeline stages by these names.
+    public static func nameCurrentThread(_ name: String) {
+        #if os(Linux)
+        // /proc/thread-self/comm is what pthread_setname_np writes (which Glibc's Swift
+        // module does not export); a name that cannot be set is only a diagnostic loss.
+        let fd = open("/proc/thread-self/comm", O_WRONLY)
+        guard fd >= 0 else { return }
+        let bytes = Array(name.utf8.prefix(15))
+        _ = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        close(fd)
+        #endif
     }
 
     /// Waits for the thread to end. Returns `false` if it is still running after `timeout`

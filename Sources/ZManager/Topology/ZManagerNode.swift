@@ -63,11 +63,15 @@ public final class ZManagerNode: @unchecked Sendable {
         public var limits = RoleLimits()
         public var async = AsyncOptions()
         public var ioThreads = 1
-        public init(workers: Int = 2, limits: RoleLimits = RoleLimits(), async: AsyncOptions = AsyncOptions(), ioThreads: Int = 1) {
+        /// `ZMQ_THREAD_NAME_PREFIX` of the node's context (see ``Context/init(ioThreads:maxSockets:threadNamePrefix:)``).
+        public var threadNamePrefix: Int?
+        public init(workers: Int = 2, limits: RoleLimits = RoleLimits(), async: AsyncOptions = AsyncOptions(), ioThreads: Int = 1,
+                    threadNamePrefix: Int? = nil) {
             self.workers = workers
             self.limits = limits
             self.async = async
             self.ioThreads = ioThreads
+            self.threadNamePrefix = threadNamePrefix
         }
     }
 
@@ -77,7 +81,7 @@ public final class ZManagerNode: @unchecked Sendable {
     public init(endpoints: Endpoints, flows: FlowTable, mapping: ActionMapping, handlers: HandlerRegistry,
                 options: Options = Options()) throws {
         _ = try handlers.resolve(mapping)  // fail before binding anything
-        context = try Context(ioThreads: options.ioThreads)
+        context = try Context(ioThreads: options.ioThreads, threadNamePrefix: options.threadNamePrefix)
         routing = RoutingTable(flows: flows)
         do {
             let im = try IntegrationManager(context: context, pullEndpoint: endpoints.integrationManagerPull,
