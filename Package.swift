@@ -7,6 +7,8 @@
 //   CZeroMQ      system library: libzmq's C API (module map + one-line shim)
 //   ZeroMQ       Swift wrapper: context, sockets, messages, polling, typed errors, buffer pool
 //   ZManager     the core: action keys, flows, mapping, wire codec, Subject / Worker / IM
+//   CBareTopology    the bare topology's stages in C (the calibration), used by the harness
+//                    and by zmanager-bare-c, the standalone C reference program
 //   ZManagerHarness  the load-testing harness: scenarios, load generator, calibration, reports
 //   zmanager     the command-line tool (linked with jemalloc)
 import PackageDescription
@@ -25,6 +27,7 @@ let package = Package(
         .library(name: "ZManager", targets: ["ZManager"]),
         .library(name: "ZManagerHarness", targets: ["ZManagerHarness"]),
         .executable(name: "zmanager", targets: ["zmanager"]),
+        .executable(name: "zmanager-bare-c", targets: ["zmanager-bare-c"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
@@ -42,6 +45,16 @@ let package = Package(
         .systemLibrary(
             name: "CJemalloc",
             providers: [.apt(["libjemalloc-dev"])]
+        ),
+        // The bare ZManager topology in C: the calibration stages the harness runs and the
+        // standalone reference program (zmanager-bare-c) runs, the same code for both.
+        .target(
+            name: "CBareTopology",
+            linkerSettings: [.linkedLibrary("zmq"), .linkedLibrary("pthread")]
+        ),
+        .executableTarget(
+            name: "zmanager-bare-c",
+            dependencies: ["CBareTopology"]
         ),
         .target(
             name: "ZeroMQ",
@@ -64,6 +77,7 @@ let package = Package(
             dependencies: [
                 "ZManager",
                 "ZeroMQ",
+                "CBareTopology",
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "Yams", package: "Yams"),
             ],
