@@ -10,12 +10,13 @@ struct CompareCommand: ParsableCommand {
         abstract: "Compare two runs point by point and fail on a regression of the ZManager ÷ bare libzmq ratios.",
         discussion: """
             BASELINE and NEW are each a result.json, a run directory (results/<scenario>/<timestamp>/) or a \
-            scenario directory (results/<scenario>/, meaning its newest run). Points are matched by id. A point \
-            regresses when, relative to BASELINE, its throughput ratio (ZManager msg/s ÷ bare msg/s) drops by more \
-            than --throughput-threshold or its p99 latency ratio (ZManager p99 ÷ bare p99) rises by more than \
-            --latency-threshold, both the median over the point's repeats, so one noisy repeat does not decide. \
-            Points without calibration are compared on absolute msg/s and p99. Points only in NEW are reported, \
-            not judged. Exit status: 0 no regression, 1 regression, 2 unreadable input, bad arguments, or \
+            scenario directory (results/<scenario>/, meaning its newest run); with --pool, every run found under \
+            each is pooled. Points are matched by id. Throughput is judged on the paired ratios ZManager_i ÷ bare_i \
+            (msg/s per repeat without calibration): with 5 or more repeats a side, a point regresses when a \
+            one-sided Mann-Whitney test finds NEW lower at --alpha and the shift is at least --throughput-threshold; \
+            with fewer, when the median drops by more than --throughput-threshold. The p99 latency ratio regresses \
+            when its median rises by more than --latency-threshold. More lost, duplicated or errored messages than \
+            in BASELINE fail a point outright. Points only in NEW are reported, not judged. Exit status: 0 no regression, 1 regression, 2 unreadable input, bad arguments, or \
             BASELINE points missing from NEW. See docs/RESULTS.md.
             """
     )
@@ -32,17 +33,30 @@ struct CompareCommand: ParsableCommand {
     @Option(help: "Tolerated relative rise of the p99 latency ratio (0.5 = 50 %).")
     var latencyThreshold: Double = ComparisonThresholds.defaultLatencyRise
 
+    @Option(help: "Significance level of the throughput test (one-sided Mann-Whitney).")
+    var alpha: Double = 0.01
+
+    @Flag(help: "Pool every result.json found under BASELINE and under NEW (runs of one scenario, e.g. the gate's interleaved runs).")
+    var pool = false
+
     func run() throws {
         guard let baseline, let new else {
             throw Self.inputError("give two runs: zmanager compare BASELINE NEW (see --help)")
         }
-        let thresholds = ComparisonThresholds(throughputDrop: throughputThreshold, latencyRise: latencyThreshold)
+        let thresholds = ComparisonThresholds(throughputDrop: throughputThreshold, latencyRise: latencyThreshold, alpha: alpha)
         if let problem = thresholds.problem { throw Self.inputError(problem) }
         let baselineRun: (url: URL, result: RunResult)
         let newRun: (url: URL, result: RunResult)
         do {
-            baselineRun = try ResultLocator.load(baseline)
-            newRun = try ResultLocator.load(new)
+            if pool {
+                let (baselineURL, baselineResult, _) = try ResultLocator.loadPooled(baseline)
+                let (newURL, newResult, _) = try ResultLocator.loadPooled(new)
+                baselineRun = (baselineURL, baselineResult)
+                newRun = (newURL, newResult)
+            } else {
+                baselineRun = try ResultLocator.load(baseline)
+                newRun = try ResultLocator.load(new)
+            }
         } catch {
             throw Self.inputError("\(error)")
         }

@@ -35,7 +35,8 @@ struct RunCommand: ParsableCommand {
         }
         var runner = ScenarioRunner(scenario: loaded, executable: URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath())
         runner.allocator = Allocator.name
-        let progress = Progress(total: loaded.points.count * loaded.repeats * (loaded.calibrate ? 2 : 1),
+        let perRepeat = 1 + (loaded.calibrate ? 1 : 0) + (loaded.reference ? 1 : 0)
+        let progress = Progress(total: loaded.points.count * (loaded.repeats * perRepeat + (loaded.generatorCeiling ? 1 : 0)),
                                 enabled: !quiet && isatty(STDERR_FILENO) != 0)
         runner.progress = { point, points, repeatIndex, repeats, what in
             progress.step("[\(point + 1)/\(points)] repeat \(repeatIndex + 1)/\(repeats) \(what)")
@@ -56,7 +57,7 @@ struct RunCommand: ParsableCommand {
         func pad(_ text: String, _ n: Int, left: Bool = false) -> String {
             text.count >= n ? text : (left ? text + String(repeating: " ", count: n - text.count) : String(repeating: " ", count: n - text.count) + text)
         }
-        var lines = [pad("point", width, left: true) + "      msg/s   p50 µs   p99 µs  bare msg/s  ratio   lost  err"]
+        var lines = [pad("point", width, left: true) + "      msg/s   p50 µs   p99 µs  bare msg/s  ratio (min-max)   lost  err"]
         for point in result.points {
             let z = point.zmanager
             lines.append(pad(point.id, width, left: true)
@@ -65,10 +66,17 @@ struct RunCommand: ParsableCommand {
                 + pad(String(format: "%.1f", Double(z.latency.p99) / 1000), 9)
                 + pad(point.bare.map { String(format: "%.0f", $0.messagesPerSecond) } ?? "-", 12)
                 + pad(point.ratios.map { String(format: "%.2f", $0.throughput) } ?? "-", 7)
+                + pad(point.throughputRatioSpread.map { String(format: "(%.2f-%.2f)", $0.min, $0.max) } ?? "", 12)
                 + pad("\(z.lost)", 7) + pad("\(z.errors)", 5))
             if z.targetRateReached == false {
-                lines.append("  ! target rate not reached: sent \(Int(z.achievedSendRate ?? 0)) msg/s")
+                lines.append("  ! target rate not reached: sent \(Int(z.achievedSendRate ?? 0)) msg/s, \(z.unsent ?? 0) scheduled messages never sent")
             }
+            if let generator = point.generator, generator.headroom < GeneratorCeiling.requiredHeadroom {
+                lines.append(String(format: "  ! load generator alone reaches only %.0f msg/s, %.1f× this point (< %.0f×): it may be the bottleneck",
+                                    generator.messagesPerSecond, generator.headroom, GeneratorCeiling.requiredHeadroom))
+            }
+            if let note = point.calibrationNote { lines.append("  no bare ratio: \(note)") }
+            if let r = point.bareOverReference { lines.append(String(format: "  bare calibration ÷ C reference program: %.2f", r)) }
         }
         return lines.joined(separator: "\n")
     }

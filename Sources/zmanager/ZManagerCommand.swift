@@ -7,7 +7,8 @@ struct ZManagerCommand: ParsableCommand {
         commandName: "zmanager",
         abstract: "ZManager for Swift: DigitalPy's message-routing core on libzmq, and its load-testing harness.",
         version: "0.1.0",
-        subcommands: [RunCommand.self, BareCommand.self, ServeCommand.self, WorkerCommand.self, ReportCommand.self, CompareCommand.self],
+        subcommands: [RunCommand.self, BareCommand.self, ServeCommand.self, WorkerCommand.self, ReportCommand.self, CompareCommand.self,
+                      BareStageCommand.self],
         defaultSubcommand: RunCommand.self
     )
 }

@@ -68,7 +68,14 @@ struct CompareTests {
         #expect(point.throughputBasis == .ratio)
         let text = comparison.render()
         #expect(text.contains("-30.0 %"))
-        #expect(text.contains("REGRESSION \(point.id): throughput ratio -30.0 %, beyond the tolerated -15 %"))
+        // Five repeats a side: the Mann-Whitney test decides (all five lower: p = 1/252).
+        #expect(text.contains("REGRESSION \(point.id): throughput ratio lower: Mann-Whitney"))
+        #expect(point.test?.verdict == .regression)
+        #expect(abs((point.test?.result?.pValue ?? 1) - 1.0 / 252) < 1e-9)
+        // With too few repeats for the test, the median rule decides and says so.
+        let medianRule = Comparison(baseline: baseline, new: Self.slowed(baseline, throughput: 0.7),
+                                    thresholds: ComparisonThresholds(minimumSamples: 6))
+        #expect(medianRule.render().contains("REGRESSION \(point.id): throughput ratio -30.0 %, beyond the tolerated -15 %"))
         #expect(text.contains("verdict: REGRESSION in 7 of 7 points"))
         // The table: the ratios before and after, the signed change.
         let row = try #require(text.split(separator: "\n").first { $0.hasPrefix(point.id) })
@@ -96,12 +103,14 @@ struct CompareTests {
         #expect(comparison.verdict == .ok, "\(comparison.render())")
         #expect(comparison.points.allSatisfy { abs($0.throughputChange!) < 0.03 && abs($0.latencyChange!) < 1e-9 })
 
-        // Three slowed repeats of five move the median: that is a regression.
+        // Three slowed repeats of five move the median: the median rule calls that a
+        // regression; the rank test, which needs more evidence than 3 of 5, does not.
         var mostly = baseline
         for index in mostly.points.indices {
             for repeatIndex in 0..<3 { mostly.points[index].repeats[repeatIndex].messagesPerSecond *= 0.6 }
         }
-        #expect(Comparison(baseline: baseline, new: mostly).verdict == .regression)
+        #expect(Comparison(baseline: baseline, new: mostly, thresholds: ComparisonThresholds(minimumSamples: 6)).verdict == .regression)
+        #expect(Comparison(baseline: baseline, new: mostly).verdict == .ok)
     }
 
     @Test func p99LatencyRatioThreshold() {

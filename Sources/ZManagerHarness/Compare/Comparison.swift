@@ -2,13 +2,17 @@ public import Foundation
 
 /// When `compare` calls a point a regression.
 ///
-/// Both limits apply to the **calibration ratios** (ZManager ÷ bare libzmq, same run), taken as
-/// the median over the point's repeats, relative to the baseline's:
-/// - the throughput ratio drops by more than ``throughputDrop`` (default 0.15: new < 0.85 × baseline), or
-/// - the p99 latency ratio rises by more than ``latencyRise`` (default 0.5: new > 1.5 × baseline).
+/// Throughput is judged on the **paired calibration ratios** (ZManager_i ÷ bare_i, one per
+/// repeat), or on msg/s per repeat where a side has no calibration (the table says so):
+/// - with at least ``minimumSamples`` repeats on both sides, a one-sided Mann-Whitney test: a
+///   regression when NEW is lower at significance ``alpha`` *and* the Hodges-Lehmann shift is at
+///   least ``throughputDrop`` (the minimum effect), so noise does not fail it and neither does a
+///   real change too small to matter;
+/// - with fewer, the medians: a regression when NEW's median is more than ``throughputDrop``
+///   below BASELINE's (no test reaches α = 0.01 on 3 against 3 samples).
 ///
-/// A point without calibration on either side is compared on its absolute median msg/s and p99
-/// with the same limits (and the table says so).
+/// The p99 latency ratio fails when its median rises by more than ``latencyRise``. More lost,
+/// duplicated or errored messages in NEW than in BASELINE fail a point outright.
 public struct ComparisonThresholds: Sendable, Equatable {
     public static let defaultThroughputDrop = 0.15
     public static let defaultLatencyRise = 0.5
@@ -17,11 +21,17 @@ public struct ComparisonThresholds: Sendable, Equatable {
     public var throughputDrop: Double
     /// Largest tolerated relative rise of the p99 latency ratio, ≥ 0.
     public var latencyRise: Double
+    /// Significance level of the throughput test.
+    public var alpha: Double
+    /// Repeats each side needs for the test; fewer fall back to the median rule.
+    public var minimumSamples: Int
 
     public init(throughputDrop: Double = ComparisonThresholds.defaultThroughputDrop,
-                latencyRise: Double = ComparisonThresholds.defaultLatencyRise) {
+                latencyRise: Double = ComparisonThresholds.defaultLatencyRise, alpha: Double = 0.01, minimumSamples: Int = 5) {
         self.throughputDrop = throughputDrop
         self.latencyRise = latencyRise
+        self.alpha = alpha
+        self.minimumSamples = minimumSamples
     }
 
     /// What is wrong with these thresholds, nil when they are usable.
@@ -32,6 +42,8 @@ public struct ComparisonThresholds: Sendable, Equatable {
         if !(latencyRise >= 0 && latencyRise.isFinite) {
             return "the latency threshold must be at least 0 (a fraction: 0.5 = 50 %), got \(latencyRise)"
         }
+        if !(alpha > 0 && alpha < 0.5) { return "alpha must be above 0 and below 0.5, got \(alpha)" }
+        if minimumSamples < 3 { return "the test needs at least 3 samples a side, got \(minimumSamples)" }
         return nil
     }
 
@@ -53,6 +65,13 @@ public struct PointSummary: Sendable, Equatable {
     public var messagesPerSecond: Double
     /// Median corrected p99 over the repeats, nanoseconds.
     public var p99Nanoseconds: Double
+    /// What the throughput test compares: the paired ratios ZManager_i ÷ bare_i (older results
+    /// without pairs: each repeat ÷ the median bare), or msg/s per repeat without calibration.
+    public var throughputSamples: [Double]
+    /// Summed over the repeats: what fails a point outright when it grows.
+    public var lost: Int
+    public var duplicated: Int
+    public var errors: Int
 
     /// The median (mean of the two middle values for an even count); 0 for no values.
     static func median(_ values: [Double]) -> Double {
@@ -68,12 +87,22 @@ public struct PointSummary: Sendable, Equatable {
         self.repeats = repeats.count
         messagesPerSecond = median(repeats.map(\.messagesPerSecond))
         p99Nanoseconds = median(repeats.map { Double($0.latency.p99) })
-        if let bare = point.bare, bare.messagesPerSecond > 0 {
-            throughputRatio = median(repeats.map { $0.messagesPerSecond / bare.messagesPerSecond })
+        if let pairs = point.pairs, !pairs.isEmpty {
+            throughputSamples = pairs.map(\.throughputRatio)
+            throughputRatio = median(throughputSamples)
+        } else if let bare = point.bare, bare.messagesPerSecond > 0 {
+            throughputSamples = repeats.map { $0.messagesPerSecond / bare.messagesPerSecond }
+            throughputRatio = median(throughputSamples)
         } else {
             throughputRatio = point.ratios?.throughput
+            throughputSamples = repeats.map(\.messagesPerSecond)
         }
-        if let bare = point.bare, bare.latency.p99 > 0 {
+        lost = repeats.map(\.lost).reduce(0, +)
+        duplicated = repeats.map(\.duplicated).reduce(0, +)
+        errors = repeats.map(\.errors).reduce(0, +)
+        if let pairs = point.pairs, !pairs.isEmpty {
+            p99LatencyRatio = median(pairs.map(\.p99LatencyRatio))
+        } else if let bare = point.bare, bare.latency.p99 > 0 {
             p99LatencyRatio = median(repeats.map { Double($0.latency.p99) / Double(bare.latency.p99) })
         } else {
             p99LatencyRatio = point.ratios?.p99Latency
@@ -121,6 +150,8 @@ public struct PointComparison: Sendable, Equatable {
     public var verdict: Verdict
     /// Why the verdict is not `ok`, and what else changed (lost messages, unreached rates).
     public var reasons: [String]
+    /// The throughput test, when both sides had enough repeats (else the median rule decided).
+    public var test: RegressionDecision?
 
     init(id: String, baseline baselinePoint: PointResult?, new newPoint: PointResult?, thresholds: ComparisonThresholds) {
         self.id = id
@@ -142,11 +173,19 @@ public struct PointComparison: Sendable, Equatable {
         }
         messagesPerSecondChange = change(baseline.messagesPerSecond, new.messagesPerSecond)
         p99Change = change(baseline.p99Nanoseconds, new.p99Nanoseconds)
+        var baselineSamples = baseline.throughputSamples, newSamples = new.throughputSamples
         if let old = baseline.throughputRatio, let current = new.throughputRatio {
             throughputChange = change(old, current)
         } else {
             throughputBasis = .absolute
             throughputChange = messagesPerSecondChange
+            baselineSamples = baselinePoint.repeats.isEmpty ? [baselinePoint.zmanager.messagesPerSecond] : baselinePoint.repeats.map(\.messagesPerSecond)
+            newSamples = newPoint.repeats.isEmpty ? [newPoint.zmanager.messagesPerSecond] : newPoint.repeats.map(\.messagesPerSecond)
+        }
+        if baselineSamples.count >= thresholds.minimumSamples && newSamples.count >= thresholds.minimumSamples {
+            test = MannWhitney.decide(baseline: baselineSamples, candidate: newSamples, higherIsBetter: true,
+                                      alpha: thresholds.alpha, minimumEffect: thresholds.throughputDrop,
+                                      minimumSamples: thresholds.minimumSamples)
         }
         if let old = baseline.p99LatencyRatio, let current = new.p99LatencyRatio {
             latencyChange = change(old, current)
@@ -159,7 +198,19 @@ public struct PointComparison: Sendable, Equatable {
         var regression = false, improved = false
         let throughputName = throughputBasis == .ratio ? "throughput ratio" : "throughput (absolute: no calibration)"
         let latencyName = latencyBasis == .ratio ? "p99 latency ratio" : "p99 latency (absolute: no calibration)"
-        if let throughputChange {
+        if let test, test.verdict != .insufficient {
+            let shift = test.result.map { Format.percentChange($0.relativeShift) } ?? "?"
+            switch test.verdict {
+            case .regression:
+                regression = true
+                reasons.append("\(throughputName) lower: Mann-Whitney \(test.reason)")
+            case .improvement:
+                improved = true
+                reasons.append("\(throughputName) higher (improved): shift \(shift), \(test.reason)")
+            case .unchanged, .insufficient:
+                break
+            }
+        } else if let throughputChange {
             if throughputChange < -thresholds.throughputDrop - epsilon {
                 regression = true
                 reasons.append("\(throughputName) \(Format.percentChange(throughputChange)), beyond the tolerated "
@@ -183,14 +234,15 @@ public struct PointComparison: Sendable, Equatable {
         } else {
             reasons.append("\(latencyName) not comparable (zero or missing in BASELINE)")
         }
+        // Correctness fails outright: a faster pipeline that loses messages is not faster.
+        for (name, before, after) in [("lost", baseline.lost, new.lost), ("duplicated", baseline.duplicated, new.duplicated),
+                                      ("errors", baseline.errors, new.errors)] where after > before {
+            regression = true
+            reasons.append("\(name) messages \(before) → \(after) (summed over repeats)")
+        }
         verdict = regression ? .regression : improved ? .improved : .ok
 
-        // Informational: correctness and load changes that the gate does not judge.
         let old = baselinePoint.zmanager, current = newPoint.zmanager
-        for (name, before, after) in [("lost", old.lost, current.lost), ("duplicated", old.duplicated, current.duplicated),
-                                      ("errors", old.errors, current.errors)] where after > before {
-            reasons.append("\(name) \(before) → \(after)")
-        }
         if current.targetRateReached == false && old.targetRateReached != false {
             reasons.append("target rate NOT reached in NEW (was reached in BASELINE)")
         }
@@ -318,9 +370,11 @@ public struct Comparison: Sendable {
         for point in points where point.verdict != .ok || !point.reasons.isEmpty {
             out += "\(point.verdict.rawValue.uppercased()) \(point.id): \(point.reasons.joined(separator: "; "))\n"
         }
-        out += "\nthresholds: regression when the throughput ratio (ZManager ÷ bare) drops by more than "
-            + "\(Format.significant(thresholds.throughputDrop * 100)) % or the p99 latency ratio rises by more than "
-            + "\(Format.significant(thresholds.latencyRise * 100)) %, relative to BASELINE, medians over each point's repeats.\n"
+        out += "\nthresholds: throughput (the paired ZManager ÷ bare ratios, or msg/s without calibration) regresses when "
+            + "NEW is lower in a one-sided Mann-Whitney test at α = \(Format.significant(thresholds.alpha)) with a shift of at least "
+            + "\(Format.significant(thresholds.throughputDrop * 100)) % (points with \(thresholds.minimumSamples)+ repeats a side), "
+            + "or when its median drops by more than that (fewer repeats); the p99 latency ratio when its median rises by more than "
+            + "\(Format.significant(thresholds.latencyRise * 100)) %; any rise in lost, duplicated or errored messages fails.\n"
 
         let compared = points.filter { $0.baseline != nil && $0.new != nil }.count
         let improved = points.filter { $0.verdict == .improved }.count
@@ -451,5 +505,80 @@ public enum ResultLocator {
         case .dataCorrupted(let context): return "\(context.debugDescription) \(path(context))"
         @unknown default: return "\(error)"
         }
+    }
+}
+
+// MARK: - Pooling several runs of one scenario
+
+extension RunResult {
+    /// Several runs of the same scenario as one: each point's repeats, bare repeats and pairs
+    /// concatenated in run order, its medians and ratios taken again over all of them. The
+    /// CI gate runs each binary many times, interleaved, and compares the pools.
+    public static func pooled(_ runs: [RunResult]) -> RunResult? {
+        guard var pooled = runs.first else { return nil }
+        var order: [String] = []
+        var byID: [String: [PointResult]] = [:]
+        for run in runs {
+            for point in run.points {
+                if byID[point.id] == nil { order.append(point.id) }
+                byID[point.id, default: []].append(point)
+            }
+        }
+        pooled.points = order.map { id in
+            let parts = byID[id]!
+            var point = parts[0]
+            point.repeats = parts.flatMap { $0.repeats.isEmpty ? [$0.zmanager] : $0.repeats }
+            let bares = parts.flatMap { $0.bareRepeats ?? $0.bare.map { [$0] } ?? [] }
+            point.bareRepeats = bares.isEmpty ? nil : bares
+            let pairs = parts.flatMap { $0.pairs ?? [] }
+            point.pairs = pairs.isEmpty ? nil : pairs
+            func median(_ measurements: [Measurement]) -> Measurement? {
+                measurements.sorted { $0.messagesPerSecond < $1.messagesPerSecond }.dropFirst(measurements.count / 2).first
+            }
+            point.zmanager = median(point.repeats) ?? point.zmanager
+            point.bare = median(bares)
+            if !pairs.isEmpty {
+                point.ratios = Ratios(throughput: PointSummary.median(pairs.map(\.throughputRatio)),
+                                      p50Latency: PointSummary.median(pairs.map(\.p50LatencyRatio)),
+                                      p99Latency: PointSummary.median(pairs.map(\.p99LatencyRatio)))
+                point.throughputRatioSpread = Spread(pairs.map(\.throughputRatio))
+            }
+            let references = parts.flatMap { $0.reference ?? [] }
+            point.reference = references.isEmpty ? nil : references
+            return point
+        }
+        pooled.durationSeconds = runs.map(\.durationSeconds).reduce(0, +)
+        pooled.host.loadAverageEnd = runs.last!.host.loadAverageEnd
+        return pooled
+    }
+}
+
+extension ResultLocator {
+    /// Every `result.json` at or below `path` (the file itself, or up to three directory
+    /// levels down), pooled with ``RunResult/pooled(_:)``.
+    public static func loadPooled(_ path: String) throws -> (url: URL, result: RunResult, runs: Int) {
+        let root = URL(fileURLWithPath: path)
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            throw ResultLoadingError(path: path, reason: "no such file or directory")
+        }
+        guard isDirectory.boolValue else {
+            let result = try read(root)
+            return (root, result, 1)
+        }
+        var files: [URL] = []
+        if let walker = FileManager.default.enumerator(at: root, includingPropertiesForKeys: nil) {
+            for case let url as URL in walker where url.lastPathComponent == resultFileName && url.pathComponents.count - root.pathComponents.count <= 4 {
+                files.append(url)
+            }
+        }
+        files.sort { $0.path < $1.path }
+        guard !files.isEmpty else { throw ResultLoadingError(path: path, reason: "no \(resultFileName) at or below it") }
+        let runs = try files.map(read)
+        let scenarios = Set(runs.map(\.scenarioHash))
+        guard scenarios.count == 1 else {
+            throw ResultLoadingError(path: path, reason: "its \(files.count) results come from \(scenarios.count) different scenario files; pool runs of one scenario")
+        }
+        return (root, RunResult.pooled(runs)!, runs.count)
     }
 }

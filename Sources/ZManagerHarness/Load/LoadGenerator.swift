@@ -1,3 +1,5 @@
+import CBareTopology
+import Histogram
 import Synchronization
 import ZManager
 import ZeroMQ
@@ -6,20 +8,48 @@ import ZeroMQ
 import Glibc
 #endif
 
+/// Where the load generator sends and listens; `Sendable`, so the generator's own threads
+/// (never the caller's) create and use its sockets.
+struct LoadTarget: Sendable {
+    var frontEndpoint: String
+    var publishEndpoint: String
+    /// The pipeline's context: inproc clients must share it; others make their own.
+    var context: Context
+    var wire: PipelineWire
+    /// The pipeline's processes, for the per-stage CPU snapshots.
+    var children: [StageCPU.Child]
+
+    init(_ pipeline: any PipelineUnderTest) {
+        frontEndpoint = pipeline.frontEndpoint
+        publishEndpoint = pipeline.publishEndpoint
+        context = pipeline.context
+        wire = pipeline.wire
+        children = pipeline.stageProcesses.map { StageCPU.Child(pid: $0.process.processIdentifier, stage: $0.stage) }
+    }
+}
+
 /// Drives a pipeline with a point's load and measures what comes back.
 ///
 /// Every message carries `[sequence][intended send time][actual send time]` at the start of
 /// its body, so the answer alone tells its latency and lets lost, duplicated and reordered
-/// messages be counted. Closed loop keeps N messages in flight on one thread. Open loop
-/// schedules each message's intended send time up front on a sender thread and measures
-/// from that time on a receiver thread, so a stall in the pipeline shows in the latency of
-/// every message that should have been sent during it (coordinated-omission safe); the
-/// uncorrected latency, from the actual send time, is kept alongside.
+/// messages be counted. The generator does no more per message than a C client would: one
+/// header template copied, twelve hex digits of the id written, one clock read per send and
+/// per receive, one histogram increment.
+///
+/// Closed loop keeps N messages in flight on one thread (`gen-loop`). Open loop schedules
+/// each message's intended send time on a sender thread (`gen-send`, sleeping until just
+/// before the time and spinning the last microseconds) and measures from that time on a
+/// receiver thread (`gen-loop`), so a stall shows in the latency of every message that
+/// should have been sent during it (coordinated-omission safe); the uncorrected latency,
+/// from the actual send time, and the send delay are kept alongside.
 struct LoadGenerator {
     let point: PointSpec
-    let pipeline: any PipelineUnderTest
-    /// Requests go out as `<flow>~~harness~~Push~<id>~`; the bare pipeline forwards them as is.
-    let flowName: String
+    let target: LoadTarget
+
+    init(point: PointSpec, pipeline: any PipelineUnderTest) {
+        self.point = point
+        target = LoadTarget(pipeline)
+    }
 
     struct Outcome {
         var sent = 0
@@ -29,154 +59,213 @@ struct LoadGenerator {
         var elapsedNanoseconds: UInt64 = 0
         var sendElapsedNanoseconds: UInt64 = 0
         var recorder = LatencyRecorder()
-        var generatorCPUNanoseconds: UInt64 = 0
-        var processCPUNanoseconds: UInt64 = 0
+        /// Open loop: scheduled during the measure phase and never sent.
+        var unsent = 0
+        /// Open loop: actual − intended send time of the measured messages.
+        var sendDelay: Histogram<UInt64>?
+        var cpuStart: StageCPU.Snapshot?
+        var cpuEnd: StageCPU.Snapshot?
         var errorSamples: [String] = []
     }
 
     // MARK: Wire helpers
 
     static let idLength = 36
+    /// The id's template; the sequence number goes into its last 12 hex digits.
+    static let idTemplate = Array("00000000-0000-4000-8000-000000000000".utf8)
+    static let hexDigits = Array("0123456789abcdef".utf8)
 
-    /// Writes a 36-byte id for `seq` (uuid-shaped, like DigitalPy's).
+    /// Builds `prefix + id + "~"` for `seq` into `out` (at least `header.count` bytes).
     @inline(__always)
-    static func writeID(_ seq: UInt64, into out: UnsafeMutableRawBufferPointer) {
-        let template = Array("00000000-0000-4000-8000-".utf8)
-        out.copyBytes(from: template)
-        let digits: StaticString = "0123456789abcdef"
+    static func writeHeader(_ header: [UInt8], seq: UInt64, into out: UnsafeMutableRawPointer) {
+        header.withUnsafeBytes { out.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
         var value = seq
-        for index in stride(from: idLength - 1, through: template.count, by: -1) {
-            out[index] = digits.utf8Start[Int(value & 15)]
-            value >>= 4
+        var index = header.count - 2  // the id's last digit
+        hexDigits.withUnsafeBufferPointer { digits in
+            for _ in 0..<12 {
+                out.storeBytes(of: digits[Int(value & 15)], toByteOffset: index, as: UInt8.self)
+                value >>= 4
+                index -= 1
+            }
         }
     }
 
-    /// Sends one request on `push`: split form, `[header][seq|intended|sent|padding]`.
-    /// `header` and `payload` are the caller's long-lived messages, refilled in place so
-    /// the generator allocates nothing per message on the Swift side.
     @inline(__always)
-    static func send(on push: Socket, prefix: [UInt8], pool: BufferPool, seq: UInt64, intended: UInt64, size: Int,
-                     header: inout Message, payload: inout Message, dontWait: Bool = false) throws(ZMQError) -> Bool {
-        header.reset(size: prefix.count + idLength + 1)
-        header.withUnsafeMutableBytes { out in
-            prefix.withUnsafeBytes { out.copyMemory(from: $0) }
-            writeID(seq, into: UnsafeMutableRawBufferPointer(rebasing: out[prefix.count..<(prefix.count + idLength)]))
-            out[out.count - 1] = WireHeader.delimiter
-        }
-        let sent = monotonicNanoseconds()
-        pool.fill(&payload, count: size) { out in
-            out.storeBytes(of: seq, toByteOffset: 0, as: UInt64.self)
-            out.storeBytes(of: intended, toByteOffset: 8, as: UInt64.self)
-            out.storeBytes(of: sent, toByteOffset: 16, as: UInt64.self)
-        }
-        if try push.send(&header, more: true, dontWait: dontWait) == .wouldBlock { return false }
-        _ = try push.send(&payload)
-        return true
+    static func writeStamps(_ out: UnsafeMutableRawPointer, seq: UInt64, intended: UInt64, sent: UInt64) {
+        out.storeBytes(of: seq, as: UInt64.self)
+        out.storeBytes(of: intended, toByteOffset: 8, as: UInt64.self)
+        out.storeBytes(of: sent, toByteOffset: 16, as: UInt64.self)
     }
 
-    final class Connection {
+    /// A thread's reusable messages, owned by its loop and passed `inout`: held in a class
+    /// they would cost a dynamic exclusivity check on every access (measured under callgrind:
+    /// about 900 instructions per message, a quarter of the generator's cost).
+    struct Frames: ~Copyable {
+        var header = Message()
+        var payload = Message()
+    }
+
+    /// One thread's sending side: a PUSH socket and the request template.
+    final class Sender {
         let push: Socket
-        let sub: Socket
-        let context: Context
-        let ownsContext: Bool
-        let requestPrefix: [UInt8]
-        let resumePrefix: [UInt8]
-        let resultPrefix: [UInt8]
-        let parkedPrefix: [UInt8]
-        let errorPrefix = Array(Topics.errorPrefix.utf8)
-        var head = Message()
-        var body = Message()
-        var outHeader = Message()
-        var outPayload = Message()
+        let form: WireForm
+        /// `requestPrefix + id template + "~"`.
+        let header: [UInt8]
         let pool = BufferPool.shared
 
-        init(pipeline: any PipelineUnderTest, flowName: String, transport: PointSpec.Transport, hwm: Int) throws {
-            ownsContext = transport != .inproc
-            context = ownsContext ? try Context() : pipeline.context
+        init(context: Context, target: LoadTarget, highWaterMark: Int) throws {
             push = try Socket(context, .push)
-            try push.setSendHighWaterMark(hwm)
-            try push.connect(pipeline.frontEndpoint)
+            try push.setSendHighWaterMark(highWaterMark)
+            try push.connect(target.frontEndpoint)
+            form = target.wire.form
+            header = target.wire.requestPrefix + LoadGenerator.idTemplate + [WireHeader.delimiter]
+        }
+
+        /// Sends one request stamped now (intended = actual send time: closed loop); false
+        /// when the socket is at its HWM and `dontWait` is set (then nothing was sent).
+        @inline(__always)
+        func send(seq: UInt64, size: Int, dontWait: Bool = false, using out: inout Frames) throws(ZMQError) -> Bool {
+            let now = monotonicNanoseconds()
+            prepare(seq: seq, intended: now, sent: now, size: size, &out)
+            return try transmit(dontWait: dontWait, &out)
+        }
+
+        /// Sends one request that was due at `intended`; returns the actual send time.
+        @inline(__always)
+        func send(seq: UInt64, scheduledAt intended: UInt64, size: Int, using out: inout Frames) throws(ZMQError) -> UInt64 {
+            let now = monotonicNanoseconds()
+            prepare(seq: seq, intended: intended, sent: now, size: size, &out)
+            _ = try transmit(dontWait: false, &out)
+            return now
+        }
+
+        @inline(__always)
+        private func prepare(seq: UInt64, intended: UInt64, sent: UInt64, size: Int, _ out: inout Frames) {
+            let template = header
+            switch form {
+            case .single:
+                out.header.reset(size: template.count + size)
+                out.header.withUnsafeMutableBytes { bytes in
+                    LoadGenerator.writeHeader(template, seq: seq, into: bytes.baseAddress!)
+                    LoadGenerator.writeStamps(bytes.baseAddress! + template.count, seq: seq, intended: intended, sent: sent)
+                }
+            case .split:
+                out.header.reset(size: template.count)
+                out.header.withUnsafeMutableBytes { LoadGenerator.writeHeader(template, seq: seq, into: $0.baseAddress!) }
+                pool.fill(&out.payload, count: size) { LoadGenerator.writeStamps($0.baseAddress!, seq: seq, intended: intended, sent: sent) }
+            }
+        }
+
+        @inline(__always)
+        private func transmit(dontWait: Bool, _ out: inout Frames) throws(ZMQError) -> Bool {
+            if try push.send(&out.header, more: form == .split, dontWait: dontWait) == .wouldBlock { return false }
+            if form == .split { _ = try push.send(&out.payload) }
+            return true
+        }
+    }
+
+    /// The receiving side (and, in closed loop, the sending side too).
+    final class Connection {
+        let sub: Socket
+        let sender: Sender
+        let context: Context
+        let ownsContext: Bool
+        let wire: PipelineWire
+        let resumePrefix: [UInt8]
+        let errorPrefix = Array(Topics.errorPrefix.utf8)
+        /// Where a single-form result's body starts.
+        let resultBodyOffset: Int
+
+        init(target: LoadTarget, flowName: String, transport: PointSpec.Transport, hwm: Int) throws {
+            ownsContext = transport != .inproc
+            context = ownsContext ? try Context(threadNamePrefix: StageCPU.generatorContextPrefix) : target.context
+            sender = try Sender(context: context, target: target, highWaterMark: hwm)
             sub = try Socket(context, .sub)
             try sub.setReceiveHighWaterMark(max(hwm, 100_000))
-            for prefix in pipeline.answerPrefixes { try sub.subscribe(prefix) }
-            try sub.connect(pipeline.publishEndpoint)
-            requestPrefix = Array("\(flowName)~~harness~~Push~".utf8)
+            for prefix in target.wire.subscriptions { try sub.subscribe(prefix) }
+            try sub.connect(target.publishEndpoint)
+            wire = target.wire
             resumePrefix = Array("\(flowName)~ASYNC~harness~~Finish~".utf8)
-            resultPrefix = Array(Topics.resultPrefix(flow: flowName).utf8)
-            parkedPrefix = Array(Topics.parkedPrefix(flow: flowName).utf8)
+            resultBodyOffset = wire.resultPrefix.count + LoadGenerator.idLength + 1
         }
 
         func close() {
-            push.close()
+            sender.push.close()
             sub.close()
             if ownsContext { context.terminate() }
         }
 
-        /// Sends one request: split form, `[header][seq|intended|sent|padding]`.
-        @inline(__always)
-        func send(seq: UInt64, intended: UInt64, size: Int, dontWait: Bool = false) throws(ZMQError) -> Bool {
-            try LoadGenerator.send(on: push, prefix: requestPrefix, pool: pool, seq: seq, intended: intended, size: size,
-                                   header: &outHeader, payload: &outPayload, dontWait: dontWait)
-        }
-
         enum Answer {
-            case result(seq: UInt64, intended: UInt64, sent: UInt64, bytes: Int)
+            case result(seq: UInt64, intended: UInt64, sent: UInt64)
             case parked
             case error(String)
             case none
         }
 
         /// Receives one answer. A parked ASYNC request is answered (resumed) on `resume`.
-        func receive(dontWait: Bool, resume: Socket?) throws(ZMQError) -> Answer {
-            guard try sub.receive(into: &head, dontWait: dontWait) == .received else { return .none }
-            let split = head.more
-            if split { _ = try sub.receive(into: &body) }
-            var bodyOffset = 0
-            let kind: Int = head.withUnsafeBytes { frame in
-                if frame.starts(with: errorPrefix) { return 2 }
-                if !parkedPrefix.isEmpty && frame.starts(with: parkedPrefix) { return 1 }
-                return 0
+        @inline(__always)
+        func receive(dontWait: Bool, resume: Socket?, into frames: inout Frames) throws(ZMQError) -> Answer {
+            guard try sub.receive(into: &frames.header, dontWait: dontWait) == .received else { return .none }
+            let split = frames.header.more
+            if split { _ = try sub.receive(into: &frames.payload) }
+            let isResult = frames.header.withUnsafeBytes { frame in
+                wire.resultPrefix.withUnsafeBytes { prefix in
+                    frame.count >= prefix.count && memcmp(frame.baseAddress!, prefix.baseAddress!, prefix.count) == 0
+                }
             }
-            if !split {
-                // Single form (only errors answer that way here): the body follows the header.
-                bodyOffset = head.withUnsafeBytes { (try? WireHeader.parse($0))?.bodyOffset ?? $0.count }
+            if isResult {
+                if split { return frames.payload.withUnsafeBytes { Self.read($0, at: 0) } }
+                return frames.header.withUnsafeBytes { frame in
+                    // The id has the generator's fixed length; anything else is parsed.
+                    let offset = resultBodyOffset
+                    if frame.count >= offset && frame[offset - 1] == WireHeader.delimiter { return Self.read(frame, at: offset) }
+                    guard let fields = try? WireHeader.parse(frame) else { return .error("unparsable answer header") }
+                    return Self.read(frame, at: fields.bodyOffset)
+                }
             }
-            switch kind {
-            case 2:
-                let text = split ? body.string : String(head.string.dropFirst(bodyOffset))
-                return .error(head.withUnsafeBytes { String(decoding: $0.prefix(120), as: UTF8.self) } + " " + text)
-            case 1:
+            return slowAnswer(split: split, resume: resume, &frames)
+        }
+
+        @inline(__always)
+        static func read(_ bytes: UnsafeRawBufferPointer, at offset: Int) -> Answer {
+            guard bytes.count >= offset + PayloadSizes.minimum else { return .error("answer without the harness's body") }
+            return .result(seq: bytes.loadUnaligned(fromByteOffset: offset, as: UInt64.self),
+                           intended: bytes.loadUnaligned(fromByteOffset: offset + 8, as: UInt64.self),
+                           sent: bytes.loadUnaligned(fromByteOffset: offset + 16, as: UInt64.self))
+        }
+
+        /// Errors and ASYNC park notices: rare, allowed to allocate.
+        private func slowAnswer(split: Bool, resume: Socket?, _ frames: inout Frames) -> Answer {
+            let head = frames.header.bytes
+            let body = frames.payload.bytes
+            let headText = String(decoding: head.prefix(120), as: UTF8.self)
+            if head.starts(with: errorPrefix) {
+                let text: String
+                if split {
+                    text = String(decoding: body, as: UTF8.self)
+                } else {
+                    let offset = head.withUnsafeBytes { (try? WireHeader.parse($0))?.bodyOffset ?? $0.count }
+                    text = String(decoding: head.dropFirst(offset), as: UTF8.self)
+                }
+                return .error(headText + " " + text)
+            }
+            if !wire.parkedPrefix.isEmpty && head.starts(with: wire.parkedPrefix) {
                 // Answer as the external party: same id, the body goes back as it came.
                 guard let resume else { return .parked }
                 let id: [UInt8] = head.withUnsafeBytes { frame in
                     guard let fields = try? WireHeader.parse(frame) else { return [] }
                     return Array(fields.bytes(.id, in: frame))
                 }
-                let prefix = resumePrefix
-                var header = Message(size: prefix.count + id.count + 1)
-                header.withUnsafeMutableBytes { out in
-                    var bytes = prefix + id
-                    bytes.append(WireHeader.delimiter)
-                    bytes.withUnsafeBytes { out.copyMemory(from: $0) }
+                var header = Message(copying: resumePrefix + id + [WireHeader.delimiter])
+                do {
+                    _ = try resume.send(&header, more: true)
+                    _ = try resume.send(&frames.payload)
+                } catch {
+                    return .error("could not resume a parked request: \(error)")
                 }
-                _ = try resume.send(&header, more: true)
-                _ = try resume.send(&body)
                 return .parked
-            default:
-                let bodyBytes = split ? body.count : head.count - bodyOffset
-                guard bodyBytes >= 24 else { return .error("answer without harness body") }
-                let read: (UnsafeRawBufferPointer) -> Answer = { bytes in
-                    .result(seq: bytes.loadUnaligned(fromByteOffset: bodyOffset, as: UInt64.self),
-                            intended: bytes.loadUnaligned(fromByteOffset: bodyOffset + 8, as: UInt64.self),
-                            sent: bytes.loadUnaligned(fromByteOffset: bodyOffset + 16, as: UInt64.self),
-                            bytes: bodyBytes)
-                }
-                if split {
-                    bodyOffset = 0
-                    return body.withUnsafeBytes(read)
-                }
-                return head.withUnsafeBytes(read)
             }
+            return .error("unexpected answer: " + headText)
         }
 
         /// Sends probes until one comes back: the pipeline, its workers and this
@@ -184,15 +273,14 @@ struct LoadGenerator {
         func waitUntilAnswering(timeout: Duration, isAsync: Bool) throws -> Bool {
             let clock = ContinuousClock()
             let deadline = clock.now + timeout
-            let probe = UInt64.max - 1
+            var frames = Frames()
             try sub.setReceiveTimeout(.milliseconds(50))
-            defer { try? sub.setReceiveTimeout(nil) }
             while clock.now < deadline {
-                _ = try send(seq: probe, intended: monotonicNanoseconds(), size: PayloadSizes.minimum)
+                _ = try sender.send(seq: LoadGenerator.probe, size: PayloadSizes.minimum, using: &frames)
                 let retry = clock.now + .milliseconds(200)
                 while clock.now < retry {
-                    switch try receive(dontWait: false, resume: isAsync ? push : nil) {
-                    case .result(let seq, _, _, _) where seq == probe: return true
+                    switch try receive(dontWait: false, resume: isAsync ? sender.push : nil, into: &frames) {
+                    case .result(let seq, _, _) where seq == LoadGenerator.probe: return true
                     default: continue
                     }
                 }
@@ -201,83 +289,110 @@ struct LoadGenerator {
         }
     }
 
+    /// The sequence number of readiness probes; answers with it are never measured.
+    static let probe = UInt64.max - 1
+
     // MARK: Running
 
+    /// Runs the point's load on the generator's own threads and returns what they saw.
     func run() throws -> Outcome {
-        let connection = try Connection(pipeline: pipeline, flowName: flowName, transport: point.transport, hwm: point.highWaterMark)
+        let box = OutcomeBox()
+        let (point, target) = (point, target)
+        let thread = SocketThread.start(name: "gen-loop") {
+            box.result = Result { try LoadGenerator(point: point, target: target).runHere() }
+        }
+        thread.join()
+        return try box.result!.get()
+    }
+
+    private init(point: PointSpec, target: LoadTarget) {
+        self.point = point
+        self.target = target
+    }
+
+    private func runHere() throws -> Outcome {
+        let flowName = BenchmarkFlows.name(point.flow)
+        let connection = try Connection(target: target, flowName: flowName, transport: point.transport, hwm: point.highWaterMark)
         defer { connection.close() }
         guard try connection.waitUntilAnswering(timeout: .seconds(30), isAsync: point.flow == .async) else {
             throw HarnessError("the pipeline did not answer a probe within 30 s (\(point.id))")
         }
-        // Let the probes' stragglers arrive and be ignored: they carry the probe sequence.
+        try connection.sub.setReceiveTimeout(.milliseconds(20))
         switch point.load {
         case .closed(let inFlight):
             return try runClosed(connection, inFlight: inFlight)
         case .open(let rate):
             return try runOpen(connection, rate: { _ in rate })
         case .ramp(let from, let to):
-            let measure = Double(point.measureDuration!.components.seconds) + Double(point.measureDuration!.components.attoseconds) * 1e-18
+            let measure = Self.seconds(point.measureDuration!)
             return try runOpen(connection, rate: { secondsIntoMeasure in
                 secondsIntoMeasure < 0 ? from : from + (to - from) * min(secondsIntoMeasure / measure, 1)
             })
         }
     }
 
-    private func nanoseconds(_ d: Duration) -> UInt64 {
+    static func nanoseconds(_ d: Duration) -> UInt64 {
         UInt64(d.components.seconds) * 1_000_000_000 + UInt64(d.components.attoseconds / 1_000_000_000)
     }
 
-    /// N in flight, one thread: send while under the window, then take answers.
+    static func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18 }
+
+    private func snapshot() -> StageCPU.Snapshot { .take(children: target.children) }
+
+    /// N in flight, one thread: fill the window, then take answers (block for the first,
+    /// then drain without blocking), as the C reference client does.
     private func runClosed(_ c: Connection, inFlight window: Int) throws -> Outcome {
         var outcome = Outcome()
         var sizes = PayloadSizes(point.payload)
-        let cpuStart = threadCPUNanoseconds()
-        let processStart = processCPUNanoseconds()
         let start = monotonicNanoseconds()
-        let measureStart = start + nanoseconds(point.warmup)
-        let measureEnd = point.measureDuration.map { measureStart + nanoseconds($0) }
+        let measureStart = start + Self.nanoseconds(point.warmup)
+        let measureEnd = point.measureDuration.map { measureStart + Self.nanoseconds($0) }
         var measureFirst: UInt64?
         var measureLast: UInt64?  // one past the last measured sequence
         var nextSeq: UInt64 = 0
         var outstanding = 0
         var lastMeasuredReceive = measureStart
-        let resume = point.flow == .async ? c.push : nil
-        var drainDeadline: UInt64?
+        let resume = point.flow == .async ? c.sender.push : nil
+        var drainDeadline: UInt64 = .max
+        var now = start
+        var out = Frames()
+        var answers = Frames()
 
         while true {
-            let now = monotonicNanoseconds()
             if measureFirst == nil && now >= measureStart {
                 measureFirst = nextSeq
                 outcome.tracker = SequenceTracker(first: nextSeq)
+                outcome.cpuStart = snapshot()
             }
             if let first = measureFirst, measureLast == nil {
                 let countDone = point.measureMessages.map { Int(nextSeq - first) >= $0 } ?? false
                 if countDone || (measureEnd.map { now >= $0 } ?? false) {
                     measureLast = nextSeq
                     outcome.sent = Int(nextSeq - first)
-                    drainDeadline = now + nanoseconds(point.drain)
+                    drainDeadline = now + Self.nanoseconds(point.drain)
                 }
             }
-            if let last = measureLast, let first = measureFirst {
-                if outcome.tracker.unique + outcome.errors >= Int(last - first) { break }
-                if now >= drainDeadline! { break }
+            if measureLast != nil && (outcome.tracker.unique + outcome.errors >= outcome.sent || now >= drainDeadline) {
+                outcome.cpuEnd = snapshot()
+                break
             }
             // Fill the window (not after the measure phase ended).
             while measureLast == nil && outstanding < window {
                 let size = sizes.next()
-                guard try c.send(seq: nextSeq, intended: monotonicNanoseconds(), size: size, dontWait: true) else { break }
+                guard try c.sender.send(seq: nextSeq, size: size, dontWait: true, using: &out) else { break }
                 nextSeq += 1
                 outstanding += 1
                 if measureFirst != nil { outcome.bytes += size }
+                if point.measureMessages != nil, let first = measureFirst, Int(nextSeq - first) >= point.measureMessages! { break }
             }
-            // Take answers: block briefly when nothing else can be done.
-            var first = true
-            while true {
-                let answer = try c.receive(dontWait: !first, resume: resume)
-                first = false
+            // Take answers: wait for the first (up to the 20 ms receive timeout), then every one queued.
+            var dontWait = false
+            receiving: while true {
+                let answer = try c.receive(dontWait: dontWait, resume: resume, into: &answers)
+                dontWait = true
                 switch answer {
                 case .none:
-                    break
+                    break receiving
                 case .parked:
                     continue
                 case .error(let text):
@@ -286,149 +401,80 @@ struct LoadGenerator {
                         outcome.errors += 1
                         if outcome.errorSamples.count < 5 { outcome.errorSamples.append(text) }
                     }
-                    continue
-                case .result(let seq, let intended, let sent, _):
-                    if seq >= UInt64.max - 1 { continue }  // a late probe
+                case .result(let seq, _, let sent):
+                    if seq >= Self.probe { continue }
                     outstanding -= 1
-                    let received = monotonicNanoseconds()
-                    if let mf = measureFirst, seq >= mf, measureLast.map({ seq < $0 }) ?? true {
+                    if let first = measureFirst, seq >= first, measureLast.map({ seq < $0 }) ?? true {
+                        let received = monotonicNanoseconds()
                         if outcome.tracker.record(seq) {
-                            outcome.recorder.record(intended: intended, sent: sent, received: received)
+                            outcome.recorder.record(sent: sent, received: received)
                             lastMeasuredReceive = received
                         }
                     }
-                    continue
                 }
-                break
             }
-            if outstanding >= window || measureLast != nil {
-                // Nothing to send: wait for an answer without spinning.
-                try c.sub.setReceiveTimeout(.milliseconds(20))
-                switch try c.receive(dontWait: false, resume: resume) {
-                case .result(let seq, let intended, let sent, _) where seq < UInt64.max - 1:
-                    outstanding -= 1
-                    let received = monotonicNanoseconds()
-                    if let mf = measureFirst, seq >= mf, measureLast.map({ seq < $0 }) ?? true, outcome.tracker.record(seq) {
-                        outcome.recorder.record(intended: intended, sent: sent, received: received)
-                        lastMeasuredReceive = received
-                    }
-                case .error(let text):
-                    outstanding -= 1
-                    if measureFirst != nil {
-                        outcome.errors += 1
-                        if outcome.errorSamples.count < 5 { outcome.errorSamples.append(text) }
-                    }
-                default:
-                    break
-                }
-                try c.sub.setReceiveTimeout(nil)
-            }
+            now = monotonicNanoseconds()
         }
-        outcome.elapsedNanoseconds = max(lastMeasuredReceive - measureStart, 1)
+        outcome.recorder.finishClosedLoop()
+        outcome.elapsedNanoseconds = max(lastMeasuredReceive &- measureStart, 1)
         outcome.sendElapsedNanoseconds = outcome.elapsedNanoseconds
-        outcome.generatorCPUNanoseconds = threadCPUNanoseconds() - cpuStart
-        outcome.processCPUNanoseconds = processCPUNanoseconds() - processStart
         return outcome
     }
 
     /// Open loop: a sender thread on a schedule, this thread receiving.
     private func runOpen(_ c: Connection, rate: @escaping @Sendable (Double) -> Double) throws -> Outcome {
         let shared = OpenLoopState()
-        let warmup = nanoseconds(point.warmup)
-        let measureDuration = point.measureDuration.map(nanoseconds)
+        let measureDuration = point.measureDuration.map(Self.nanoseconds)
         let measureMessages = point.measureMessages
         let sizes = PayloadSizes(point.payload)
-        // The sender gets a PUSH socket of its own: sockets are used by one thread only.
-        let senderPush = try Socket(c.context, .push)
-        try senderPush.setSendHighWaterMark(point.highWaterMark)
-        try senderPush.connect(pipeline.frontEndpoint)
-        let requestPrefix = c.requestPrefix
-        let pool = c.pool
-        let processStart = processCPUNanoseconds()
         let start = monotonicNanoseconds()
-        let measureStart = start + warmup
-        shared.measureStart.store(measureStart, ordering: .releasing)
+        let measureStart = start + Self.nanoseconds(point.warmup)
+        let (target, context, hwm) = (target, c.context, point.highWaterMark)
+        let senderBox = SenderBox()
 
-        let sender = SocketThread.start(name: "harness-send") {
-            var sizes = sizes
-            var header = Message()
-            var payload = Message()
-            defer { senderPush.close() }
-            let cpuStart = threadCPUNanoseconds()
-            var seq: UInt64 = 0
-            var intended = start
-            var bytes = 0
-            var measureFirst: UInt64?
+        let senderThread = SocketThread.start(name: "gen-send") {
             do {
-                while true {
-                    let now = monotonicNanoseconds()
-                    // Send every message whose intended time has come (catching up in a burst
-                    // after a stall: their latency still counts from the schedule).
-                    while intended <= now {
-                        if measureFirst == nil && intended >= measureStart {
-                            measureFirst = seq
-                            shared.measureFirst.store(seq, ordering: .releasing)
-                        }
-                        if let first = measureFirst {
-                            // The phase ends with its schedule, or with the wall clock when an
-                            // overloaded pipeline holds the sender back behind its schedule.
-                            let done = measureMessages.map { Int(seq - first) >= $0 }
-                                ?? (intended >= measureStart + measureDuration! || monotonicNanoseconds() >= measureStart + measureDuration!)
-                            if done {
-                                shared.sent.store(Int(seq - first), ordering: .releasing)
-                                shared.bytes.store(bytes, ordering: .relaxed)
-                                shared.sendElapsed.store(monotonicNanoseconds() - measureStart, ordering: .relaxed)
-                                shared.senderCPU.store(threadCPUNanoseconds() - cpuStart, ordering: .relaxed)
-                                shared.senderDone.store(true, ordering: .releasing)
-                                return
-                            }
-                        }
-                        let size = sizes.next()
-                        _ = try LoadGenerator.send(on: senderPush, prefix: requestPrefix, pool: pool, seq: seq,
-                                                   intended: intended, size: size, header: &header, payload: &payload)
-                        if measureFirst != nil { bytes += size }
-                        seq += 1
-                        let secondsIntoMeasure = (Double(intended) - Double(measureStart)) / 1e9
-                        intended += UInt64(1e9 / max(rate(secondsIntoMeasure), 1))
-                    }
-                    let wait = Int64(bitPattern: intended &- monotonicNanoseconds())
-                    if wait > 60_000 {
-                        var pause = timespec(tv_sec: 0, tv_nsec: Int(min(wait - 50_000, 10_000_000)))
-                        nanosleep(&pause, nil)
-                    } else {
-                        sched_yield()
-                    }
-                }
+                // The sender gets a PUSH socket of its own: sockets are used by one thread only.
+                let sender = try Sender(context: context, target: target, highWaterMark: hwm)
+                defer { sender.push.close() }
+                var pacing = OpenLoopSender(sender: sender, sizes: sizes, start: start, measureStart: measureStart,
+                                            measureDuration: measureDuration, measureMessages: measureMessages,
+                                            rate: rate, shared: shared)
+                senderBox.report = try pacing.run()
             } catch {
-                shared.senderDone.store(true, ordering: .releasing)
+                senderBox.failure = "\(error)"
             }
+            shared.senderDone.store(true, ordering: .releasing)
         }
         var outcome = Outcome()
-        let cpuStart = threadCPUNanoseconds()
         var trackerStarted = false
         var lastMeasuredReceive = measureStart
         var drainDeadline: UInt64?
         // Resumes of parked requests go out on a socket of this thread's own.
         let resume: Socket? = point.flow == .async ? try Socket(c.context, .push) : nil
-        if let resume { try resume.connect(pipeline.frontEndpoint) }
+        if let resume { try resume.connect(target.frontEndpoint) }
         defer { resume?.close() }
-        try c.sub.setReceiveTimeout(.milliseconds(20))
+        var answers = Frames()
         while true {
             if shared.senderDone.load(ordering: .acquiring) {
                 let now = monotonicNanoseconds()
-                if drainDeadline == nil { drainDeadline = now + nanoseconds(point.drain) }
+                if drainDeadline == nil { drainDeadline = now + Self.nanoseconds(point.drain) }
                 let sent = shared.sent.load(ordering: .acquiring)
-                if outcome.tracker.unique + outcome.errors >= sent || now >= drainDeadline! { break }
+                if outcome.tracker.unique + outcome.errors >= sent || now >= drainDeadline! {
+                    outcome.cpuEnd = snapshot()
+                    break
+                }
             }
-            let answer = try c.receive(dontWait: false, resume: resume)
+            let answer = try c.receive(dontWait: false, resume: resume, into: &answers)
             let first = shared.measureFirst.load(ordering: .acquiring)
             if !trackerStarted && first != UInt64.max {
                 outcome.tracker = SequenceTracker(first: first)
+                outcome.cpuStart = snapshot()
                 trackerStarted = true
             }
             switch answer {
-            case .result(let seq, let intended, let sent, _):
-                guard seq < UInt64.max - 1, trackerStarted, seq >= first else { continue }
+            case .result(let seq, let intended, let sent):
+                guard seq < Self.probe, trackerStarted, seq >= first else { continue }
                 let received = monotonicNanoseconds()
                 if outcome.tracker.record(seq) {
                     outcome.recorder.record(intended: intended, sent: sent, received: received)
@@ -443,25 +489,129 @@ struct LoadGenerator {
                 continue
             }
         }
-        sender.join()
-        outcome.sent = shared.sent.load(ordering: .acquiring)
-        outcome.bytes = shared.bytes.load(ordering: .relaxed)
-        outcome.sendElapsedNanoseconds = max(shared.sendElapsed.load(ordering: .relaxed), 1)
-        outcome.elapsedNanoseconds = max(lastMeasuredReceive - measureStart, 1)
-        outcome.generatorCPUNanoseconds = threadCPUNanoseconds() - cpuStart + shared.senderCPU.load(ordering: .relaxed)
-        outcome.processCPUNanoseconds = processCPUNanoseconds() - processStart
+        senderThread.join()
+        if let failure = senderBox.failure { throw HarnessError("the open-loop sender failed: \(failure)") }
+        let report = senderBox.report!
+        outcome.sent = report.sent
+        outcome.bytes = report.bytes
+        outcome.unsent = report.unsent
+        outcome.sendDelay = report.sendDelay
+        // Never-sent messages waited at least from their intended time to the phase's end.
+        outcome.recorder.corrected.add(report.unsentWaits)
+        outcome.sendElapsedNanoseconds = max(report.sendElapsed, 1)
+        outcome.elapsedNanoseconds = max(lastMeasuredReceive &- measureStart, 1)
         return outcome
     }
 }
 
-/// What the open-loop sender tells the receiver.
+/// The open-loop sender: sends each message at its intended time.
+///
+/// It sleeps (`clock_nanosleep`, absolute, 1 ns timer slack) until ``spinMargin`` before the
+/// next intended time and spins only the rest, so pacing costs a few microseconds of CPU
+/// per message, not a core. Messages whose time has passed go out at once (catching up
+/// after a stall; their latency still counts from the schedule).
+struct OpenLoopSender {
+    /// How early the sender wakes before a send time and spins (the VM's wake-up latency).
+    static let spinMargin: UInt64 = 8_000
+
+    let sender: LoadGenerator.Sender
+    var sizes: PayloadSizes
+    let start: UInt64
+    let measureStart: UInt64
+    let measureDuration: UInt64?
+    let measureMessages: Int?
+    let rate: @Sendable (Double) -> Double
+    let shared: OpenLoopState
+
+    struct Report {
+        var sent = 0
+        var bytes = 0
+        var unsent = 0
+        var sendElapsed: UInt64 = 0
+        var sendDelay = LatencyRecorder.makeHistogram()
+        /// For each unsent message: phase end − its intended time.
+        var unsentWaits = LatencyRecorder.makeHistogram()
+    }
+
+    func interval(at intended: UInt64) -> UInt64 {
+        let secondsIntoMeasure = (Double(intended) - Double(measureStart)) / 1e9
+        return UInt64(1e9 / max(rate(secondsIntoMeasure), 1))
+    }
+
+    mutating func run() throws -> Report {
+        zmb_set_timer_slack(1)
+        var report = Report()
+        var seq: UInt64 = 0
+        var intended = start
+        var measureFirst: UInt64?
+        let measureEnd = measureDuration.map { measureStart + $0 }
+        var out = LoadGenerator.Frames()
+        while true {
+            var now = monotonicNanoseconds()
+            while intended <= now {
+                if measureFirst == nil && intended >= measureStart {
+                    measureFirst = seq
+                    shared.measureFirst.store(seq, ordering: .releasing)
+                }
+                if let first = measureFirst {
+                    let countDone = measureMessages.map { Int(seq - first) >= $0 } ?? false
+                    // The phase ends with its schedule, or with the wall clock when an
+                    // overloaded pipeline held the sender back behind its schedule: what the
+                    // schedule still called for is unsent, and counted.
+                    let scheduleDone = measureEnd.map { intended >= $0 } ?? false
+                    let clockDone = measureEnd.map { now >= $0 } ?? false
+                    if countDone || scheduleDone || clockDone {
+                        if clockDone && !scheduleDone, let end = measureEnd {
+                            var slot = intended
+                            while slot < end {
+                                report.unsent += 1
+                                _ = report.unsentWaits.record(end - slot)
+                                slot += interval(at: slot)
+                            }
+                        }
+                        report.sent = Int(seq - first)
+                        report.sendElapsed = now - measureStart
+                        shared.sent.store(report.sent, ordering: .releasing)
+                        return report
+                    }
+                }
+                let size = sizes.next()
+                let sent = try sender.send(seq: seq, scheduledAt: intended, size: size, using: &out)
+                if measureFirst != nil {
+                    report.bytes += size
+                    _ = report.sendDelay.record(sent &- intended)
+                }
+                seq += 1
+                intended += interval(at: intended)
+                now = sent
+            }
+            if intended > now + Self.spinMargin {
+                let wake = intended - Self.spinMargin
+                var until = timespec(tv_sec: Int(wake / 1_000_000_000), tv_nsec: Int(wake % 1_000_000_000))
+                _ = clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &until, nil)
+            }
+            while monotonicNanoseconds() < intended {}
+        }
+    }
+}
+
+/// The generator thread's result, handed to the caller. `@unchecked Sendable`: written by
+/// the generator thread before it ends and read by the caller only after `join()`, which
+/// orders the two (semaphore + `pthread_join`).
+private final class OutcomeBox: @unchecked Sendable {
+    var result: Result<LoadGenerator.Outcome, any Error>?
+}
+
+/// The open-loop sender's report, same hand-over rule as ``OutcomeBox``.
+private final class SenderBox: @unchecked Sendable {
+    var report: OpenLoopSender.Report?
+    var failure: String?
+}
+
+/// What the open-loop sender tells the receiver while both run.
 final class OpenLoopState: Sendable {
-    let measureStart = Atomic<UInt64>(0)
     /// The first measured sequence number (UInt64.max until the measure phase starts).
     let measureFirst = Atomic<UInt64>(UInt64.max)
     let sent = Atomic<Int>(0)
-    let bytes = Atomic<Int>(0)
-    let sendElapsed = Atomic<UInt64>(0)
-    let senderCPU = Atomic<UInt64>(0)
     let senderDone = Atomic<Bool>(false)
 }

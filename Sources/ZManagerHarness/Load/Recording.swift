@@ -34,15 +34,36 @@ struct LatencyRecorder {
     var corrected: Histogram<UInt64>
     var uncorrected: Histogram<UInt64>
 
+    /// Closed loop: intended and actual send times are the same, so only `corrected` is
+    /// recorded and copied to `uncorrected` at the end (one increment per message).
+    private var mirrored = false
+
     init() {
-        corrected = Histogram(lowestDiscernibleValue: 1, highestTrackableValue: 3_600_000_000_000, numberOfSignificantValueDigits: .three)
+        corrected = Self.makeHistogram()
         uncorrected = corrected
+    }
+
+    /// 1 ns to 1 hour at 3 significant digits, as every latency histogram of the harness.
+    static func makeHistogram() -> Histogram<UInt64> {
+        Histogram(lowestDiscernibleValue: 1, highestTrackableValue: 3_600_000_000_000, numberOfSignificantValueDigits: .three)
     }
 
     @inline(__always)
     mutating func record(intended: UInt64, sent: UInt64, received: UInt64) {
         _ = corrected.record(received &- min(intended, received))
         _ = uncorrected.record(received &- min(sent, received))
+    }
+
+    /// Closed loop: the message was sent when it was due.
+    @inline(__always)
+    mutating func record(sent: UInt64, received: UInt64) {
+        mirrored = true
+        _ = corrected.record(received &- min(sent, received))
+    }
+
+    /// Makes `uncorrected` equal `corrected` after a closed-loop run.
+    mutating func finishClosedLoop() {
+        if mirrored { uncorrected = corrected }
     }
 
     mutating func merge(_ other: LatencyRecorder) {

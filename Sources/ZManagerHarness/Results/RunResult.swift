@@ -4,7 +4,7 @@
 /// removed (adding optional fields keeps the version). `docs/RESULTS.md` documents every
 /// field. Times are in nanoseconds, rates per second, sizes in bytes.
 public struct RunResult: Codable, Sendable, Equatable {
-    public static let currentSchemaVersion = 1
+    public static let currentSchemaVersion = 2
 
     public var schemaVersion: Int = RunResult.currentSchemaVersion
     /// The scenario's name (its file name without extension).
@@ -62,8 +62,8 @@ public struct HostFacts: Codable, Sendable, Equatable {
     }
 }
 
-/// One point of the matrix: its parameters, the ZManager measurement (median of the
-/// repeats), the bare-libzmq calibration measured right after it, and their ratios.
+/// One point of the matrix: its parameters, every ZManager and bare repeat (run in
+/// alternating order, ZB, BZ, …), the median repeats and the paired ratios.
 public struct PointResult: Codable, Sendable, Equatable {
     /// Stable identifier of the point within the scenario, e.g.
     /// `transport=tcp,workers=2,payload=64,load=closed-100`; `compare` matches points by it.
@@ -80,6 +80,21 @@ public struct PointResult: Codable, Sendable, Equatable {
     public var ratios: Ratios?
     /// The `.hgrm` files written for this point, relative to the run directory.
     public var histogramFiles: [String]
+    /// Every repeat of the bare calibration, in run order (index i pairs with `repeats[i]`).
+    public var bareRepeats: [Measurement]?
+    /// Repeat i's ratios (ZManager_i ÷ bare_i) and which pipeline ran first in it.
+    public var pairs: [RepeatPair]?
+    /// Spread of the paired throughput ratios.
+    public var throughputRatioSpread: Spread?
+    /// The load generator alone through one forwarder, and its headroom over this point.
+    public var generator: GeneratorCeiling?
+    /// The C reference program of the same topology (`zmanager-bare-c`), one run per repeat.
+    public var reference: [ReferenceRun]?
+    /// Median over repeats of bare_i ÷ reference_i: how close the harness's calibration is
+    /// to the C program (the instrument's own accuracy; ≥ 0.9 expected).
+    public var bareOverReference: Double?
+    /// Why no ratio is given (a flow with no equivalent bare chain), or what to beware of.
+    public var calibrationNote: String?
 
     public init(id: String, parameters: PointParameters, repeats: [Measurement], zmanager: Measurement,
                 bare: Measurement?, ratios: Ratios?, histogramFiles: [String]) {
@@ -90,6 +105,99 @@ public struct PointResult: Codable, Sendable, Equatable {
         self.bare = bare
         self.ratios = ratios
         self.histogramFiles = histogramFiles
+    }
+}
+
+/// One repeat's pair: ZManager_i ÷ bare_i, measured back to back.
+public struct RepeatPair: Codable, Sendable, Equatable {
+    /// Whether ZManager ran before bare in this repeat (the order alternates).
+    public var zmanagerFirst: Bool
+    public var throughputRatio: Double
+    public var p50LatencyRatio: Double
+    public var p99LatencyRatio: Double
+
+    public init(zmanagerFirst: Bool, throughputRatio: Double, p50LatencyRatio: Double, p99LatencyRatio: Double) {
+        self.zmanagerFirst = zmanagerFirst
+        self.throughputRatio = throughputRatio
+        self.p50LatencyRatio = p50LatencyRatio
+        self.p99LatencyRatio = p99LatencyRatio
+    }
+}
+
+/// Minimum, median and maximum of a set of values.
+public struct Spread: Codable, Sendable, Equatable {
+    public var min: Double
+    public var median: Double
+    public var max: Double
+
+    public init(min: Double, median: Double, max: Double) {
+        self.min = min
+        self.median = median
+        self.max = max
+    }
+
+    /// nil for no values; the median of an even count is the mean of the two middle values.
+    public init?(_ values: [Double]) {
+        guard !values.isEmpty else { return nil }
+        let sorted = values.sorted()
+        let middle = sorted.count / 2
+        self.init(min: sorted[0], median: sorted.count % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2,
+                  max: sorted[sorted.count - 1])
+    }
+}
+
+/// The load generator's own ceiling: the point's load and form through a single forwarder
+/// (client → PULL → PUB → client), so nothing but the generator and one hop limits it.
+public struct GeneratorCeiling: Codable, Sendable, Equatable {
+    /// In the wire form the ZManager pipeline was driven with.
+    public var messagesPerSecond: Double
+    /// In the bare topology's single-frame form, when that differs (ZManager split).
+    public var singleFrameMessagesPerSecond: Double?
+    /// The generator's threads (and its libzmq I/O thread) per message.
+    public var cpuMicrosecondsPerMessage: Double
+    /// The smaller of ceiling ÷ ZManager's throughput and single-frame ceiling ÷ bare's, each
+    /// in the form that pipeline was driven with; below 2 the generator may be what limits
+    /// the point, and the point is flagged.
+    public var headroom: Double
+
+    public init(messagesPerSecond: Double, cpuMicrosecondsPerMessage: Double, headroom: Double) {
+        self.messagesPerSecond = messagesPerSecond
+        self.cpuMicrosecondsPerMessage = cpuMicrosecondsPerMessage
+        self.headroom = headroom
+    }
+
+    /// The headroom below which a point is flagged.
+    public static let requiredHeadroom = 2.0
+}
+
+/// One run of the C reference program of the topology.
+public struct ReferenceRun: Codable, Sendable, Equatable {
+    public var messagesPerSecond: Double
+    public var p50Nanoseconds: UInt64
+    public var p99Nanoseconds: UInt64
+    public var lost: Int
+
+    public init(messagesPerSecond: Double, p50Nanoseconds: UInt64, p99Nanoseconds: UInt64, lost: Int) {
+        self.messagesPerSecond = messagesPerSecond
+        self.p50Nanoseconds = p50Nanoseconds
+        self.p99Nanoseconds = p99Nanoseconds
+        self.lost = lost
+    }
+}
+
+/// CPU one stage spent per message during the measure phase (its threads added up).
+public struct StageCPUUsage: Codable, Sendable, Equatable {
+    /// `generator`, `generator-io` (its libzmq I/O thread), `subject`, `worker` (all workers),
+    /// `integration-manager`, `pipeline-io` (the pipeline's libzmq I/O threads), `other`.
+    public var stage: String
+    public var cpuMicrosecondsPerMessage: Double
+    /// Threads counted in it.
+    public var threads: Int
+
+    public init(stage: String, cpuMicrosecondsPerMessage: Double, threads: Int) {
+        self.stage = stage
+        self.cpuMicrosecondsPerMessage = cpuMicrosecondsPerMessage
+        self.threads = threads
     }
 }
 
@@ -146,7 +254,8 @@ public struct Measurement: Codable, Sendable, Equatable {
     public var elapsedSeconds: Double
     public var messagesPerSecond: Double
     public var megabytesPerSecond: Double
-    /// Open loop: whether the achieved send rate stayed within 5 % of the target.
+    /// Open loop: whether the achieved send rate reached 99 % of the target and nothing
+    /// scheduled was left unsent.
     public var targetRateReached: Bool?
     /// Achieved send rate (open loop), messages per second.
     public var achievedSendRate: Double?
@@ -154,12 +263,25 @@ public struct Measurement: Codable, Sendable, Equatable {
     public var latency: LatencySummary
     /// Latency from each message's actual send time (what a naive tool reports).
     public var uncorrectedLatency: LatencySummary
-    /// CPU seconds used by this process (and by worker processes, when deployed so) during
-    /// the phase, per message received, in microseconds.
+    /// CPU the pipeline used (every stage but the load generator; its processes included)
+    /// from the start of the measure phase to the last measured receive, per message
+    /// received, in microseconds.
     public var cpuMicrosecondsPerMessage: Double
-    /// Peak resident set size of this process, bytes (and of the worker processes).
+    /// Peak resident set size of this process during the measurement (the peak is reset
+    /// before it), bytes; and of the pipeline's own processes.
     public var peakRSSBytes: UInt64
     public var workerProcessesPeakRSSBytes: UInt64?
+    /// The same CPU, stage by stage (generator included, listed apart).
+    public var stages: [StageCPUUsage]?
+    /// The load generator's threads and libzmq I/O thread per message, microseconds.
+    public var generatorCPUMicrosecondsPerMessage: Double?
+    /// Open loop: messages the schedule called for during the measure phase that were never
+    /// sent (the generator or the pipeline could not keep up). Their latency is recorded in
+    /// the corrected histogram as at least the time they waited until the run ended.
+    public var unsent: Int?
+    /// Open loop: actual − intended send time of every measured message (the generator's
+    /// publish delay); large values mean the load was not applied as scheduled.
+    public var sendDelay: LatencySummary?
 
     public init(sent: Int, received: Int, lost: Int, duplicated: Int, reordered: Int, errors: Int,
                 elapsedSeconds: Double, messagesPerSecond: Double, megabytesPerSecond: Double,

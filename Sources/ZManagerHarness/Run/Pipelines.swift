@@ -3,8 +3,9 @@ import ZManager
 import ZeroMQ
 
 /// What the load generator drives: something that takes requests on a PULL endpoint and
-/// publishes answers on a PUB endpoint. Either the real ZManager topology or the bare
-/// libzmq pipeline with the same sockets and hops and no logic (the calibration).
+/// publishes answers on a PUB endpoint. The real ZManager topology (``ZManagerPipeline``),
+/// the bare topology it is calibrated against (``BarePipeline``), or one forwarder that
+/// measures the generator itself (``LoopbackPipeline``).
 protocol PipelineUnderTest: AnyObject {
     /// Where the load generator pushes requests.
     var frontEndpoint: String { get }
@@ -12,11 +13,39 @@ protocol PipelineUnderTest: AnyObject {
     var publishEndpoint: String { get }
     /// The context inproc endpoints live in (clients of an inproc pipeline must share it).
     var context: Context { get }
-    /// Subscription prefixes that carry answers.
-    var answerPrefixes: [String] { get }
-    /// Processes whose CPU and memory belong to the pipeline (worker processes).
-    var childProcesses: [Process] { get }
+    /// How requests and answers look.
+    var wire: PipelineWire { get }
+    /// Processes whose CPU and memory belong to the pipeline, with the stage they count as.
+    var stageProcesses: [(process: Process, stage: String)] { get }
     func stop()
+}
+
+/// The bytes a pipeline expects and answers with.
+struct PipelineWire: Sendable {
+    /// How requests go out (answers come in the same form).
+    var form: WireForm
+    /// A request's header up to its id: `Bench_echo~~harness~~Push~`.
+    var requestPrefix: [UInt8]
+    /// A result's header up to its id; its body starts after the id and `~`.
+    var resultPrefix: [UInt8]
+    /// An ASYNC park notice's header prefix (empty: the flow has none).
+    var parkedPrefix: [UInt8] = []
+    /// Subscriptions of the generator's SUB socket.
+    var subscriptions: [String]
+
+    /// Requests as the harness sends them: source `harness`, action `Push`.
+    static func requestPrefix(flow: String) -> [UInt8] { Array("\(flow)~~harness~~Push~".utf8) }
+
+    /// What the bare stages answer: the request header with `Push` rewritten to `done` in
+    /// place by the worker, as a C program would do it (no new header, no copy).
+    static func bare(flow: String, form: WireForm) -> PipelineWire {
+        let result = Array("\(flow)~~harness~~done~".utf8)
+        return PipelineWire(form: form, requestPrefix: requestPrefix(flow: flow), resultPrefix: result,
+                            subscriptions: [String(decoding: result, as: UTF8.self)])
+    }
+
+    /// Offset of `Push` in ``requestPrefix``: what the bare worker rewrites.
+    var rewriteOffset: Int32 { Int32(requestPrefix.count - "Push~".utf8.count) }
 }
 
 /// The flows the harness runs, by kind. Every flow is named `Bench_<kind>`.
@@ -47,14 +76,29 @@ enum BenchmarkFlows {
         ??Finish = zmanager.builtin.echo
         """
     }
+
+    /// Handler calls per request in a worker: what the bare worker repeats.
+    static func workerSteps(_ kind: PointSpec.FlowKind) -> Int { kind == .steps3 ? 3 : 1 }
+
+    /// Why a flow has no bare equivalent (its ratio is not given), nil when it has one.
+    static func noBareEquivalent(_ kind: PointSpec.FlowKind) -> String? {
+        switch kind {
+        case .echo, .steps3:
+            nil
+        case .publish:
+            "the PUBLISH step adds a publication per request that no bare chain reproduces faithfully; ZManager is measured alone"
+        case .async:
+            "the ASYNC step adds a park at the Subject and a resume by the generator; no bare chain reproduces it; ZManager is measured alone"
+        }
+    }
 }
 
 /// The real thing: a `ZManagerNode` in this process, with its workers as threads or as
 /// `zmanager worker` processes.
 final class ZManagerPipeline: PipelineUnderTest {
     let node: ZManagerNode
-    let childProcesses: [Process]
-    let answerPrefixes: [String]
+    let stageProcesses: [(process: Process, stage: String)]
+    let wire: PipelineWire
     private let directory: URL?
 
     var frontEndpoint: String { node.endpoints.subjectFront }
@@ -69,25 +113,28 @@ final class ZManagerPipeline: PipelineUnderTest {
         var limits = RoleLimits()
         limits.highWaterMark = point.highWaterMark
         let inProcess = point.deployment == .threads
-        node = try ZManagerNode(endpoints: .ephemeral(transport: point.transport.rawValue), flows: flows, mapping: mapping,
-                                handlers: .withBuiltins, options: .init(workers: inProcess ? point.workers : 0, limits: limits))
-        let flow = BenchmarkFlows.name(point.flow)
-        var prefixes = [Topics.resultPrefix(flow: flow), Topics.errorPrefix]
-        if point.flow == .async { prefixes.append(Topics.parkedPrefix(flow: flow)) }
-        answerPrefixes = prefixes
-
-        guard !inProcess else {
-            childProcesses = []
-            directory = nil
-            return
-        }
-        guard point.transport != .inproc else {
-            node.stop(drainTimeout: .zero)
+        guard inProcess || point.transport != .inproc else {
             throw HarnessError("deployment: processes needs ipc or tcp; inproc endpoints exist only inside one process")
         }
-        guard let executable else {
-            node.stop(drainTimeout: .zero)
+        guard inProcess || executable != nil else {
             throw HarnessError("deployment: processes needs the zmanager executable to start worker processes")
+        }
+        node = try ZManagerNode(endpoints: .ephemeral(transport: point.transport.rawValue), flows: flows, mapping: mapping,
+                                handlers: .withBuiltins,
+                                options: .init(workers: inProcess ? point.workers : 0, limits: limits,
+                                               threadNamePrefix: StageCPU.pipelineContextPrefix))
+        let flow = BenchmarkFlows.name(point.flow)
+        var subscriptions = [Topics.resultPrefix(flow: flow), Topics.errorPrefix]
+        if point.flow == .async { subscriptions.append(Topics.parkedPrefix(flow: flow)) }
+        wire = PipelineWire(form: point.form == .single ? .single : .split, requestPrefix: PipelineWire.requestPrefix(flow: flow),
+                            resultPrefix: Array(Topics.resultPrefix(flow: flow).utf8),
+                            parkedPrefix: point.flow == .async ? Array(Topics.parkedPrefix(flow: flow).utf8) : [],
+                            subscriptions: subscriptions)
+
+        guard !inProcess, let executable else {
+            stageProcesses = []
+            directory = nil
+            return
         }
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("zmanager-harness-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -96,87 +143,39 @@ final class ZManagerPipeline: PipelineUnderTest {
         try "flows: flows.ini\nmappings: mapping.ini\nlimits:\n  high_water_mark: \(point.highWaterMark)\n"
             .write(to: directory.appendingPathComponent("zmanager.yaml"), atomically: true, encoding: .utf8)
         self.directory = directory
-        var children: [Process] = []
+        var children: [(process: Process, stage: String)] = []
         for index in 0..<point.workers {
-            let process = Process()
-            process.executableURL = executable
-            process.arguments = ["worker", "--config", directory.appendingPathComponent("zmanager.yaml").path,
-                                 "--name", "p\(index)", "--subject-workers", node.endpoints.subjectWorkers,
-                                 "--subject", node.endpoints.subjectFront,
-                                 "--integration-manager", node.endpoints.integrationManagerPull]
-            try process.run()
-            children.append(process)
+            children.append((try StageProcess.start(executable, [
+                "worker", "--config", directory.appendingPathComponent("zmanager.yaml").path,
+                "--name", "p\(index)", "--subject-workers", node.endpoints.subjectWorkers,
+                "--subject", node.endpoints.subjectFront,
+                "--integration-manager", node.endpoints.integrationManagerPull,
+            ]), "worker"))
         }
-        childProcesses = children
+        stageProcesses = children
     }
 
     func stop() {
-        for child in childProcesses where child.isRunning { child.terminate() }
-        for child in childProcesses { child.waitUntilExit() }
+        StageProcess.stop(stageProcesses.map(\.process))
         node.stop(drainTimeout: .zero)
         if let directory { try? FileManager.default.removeItem(at: directory) }
     }
 }
 
-/// The calibration: the same sockets, hops, threads and HWMs as the ZManager topology —
-/// front PULL → PUSH round-robin → N forwarders → PULL → PUB — with nothing but
-/// frame forwarding. Always threads in this process.
-final class BarePipeline: PipelineUnderTest {
-    let context: Context
-    let frontEndpoint: String
-    let publishEndpoint: String
-    let answerPrefixes = [""]
-    let childProcesses: [Process] = []
-    private var threads: [SocketThread] = []
-
-    init(point: PointSpec) throws {
-        let context = try Context()
-        self.context = context
-        let endpoints = Endpoints.ephemeral(transport: point.transport.rawValue)
-        let hwm = point.highWaterMark
-        let imPull = try Self.socket(context, hwm, .pull)
-        try imPull.bind(endpoints.integrationManagerPull)
-        let imPub = try Self.socket(context, hwm, .pub)
-        try imPub.bind(endpoints.integrationManagerPub)
-        let front = try Self.socket(context, hwm, .pull)
-        try front.bind(endpoints.subjectFront)
-        let toWorkers = try Self.socket(context, hwm, .push)
-        try toWorkers.bind(endpoints.subjectWorkers)
-        frontEndpoint = try front.lastEndpoint
-        publishEndpoint = try imPub.lastEndpoint
-        let workersEndpoint = try toWorkers.lastEndpoint
-        let imEndpoint = try imPull.lastEndpoint
-        threads.append(SocketThread.start(name: "bare-im") { BarePipeline.forward(from: imPull, to: imPub) })
-        threads.append(SocketThread.start(name: "bare-subject") { BarePipeline.forward(from: front, to: toWorkers) })
-        for index in 0..<point.workers {
-            let input = try Self.socket(context, hwm, .pull)
-            try input.connect(workersEndpoint)
-            let output = try Self.socket(context, hwm, .push)
-            try output.connect(imEndpoint)
-            threads.append(SocketThread.start(name: "bare-w\(index)") { BarePipeline.forward(from: input, to: output) })
-        }
+/// Starting and stopping the pipeline's own processes.
+enum StageProcess {
+    static func start(_ executable: URL, _ arguments: [String]) throws -> Process {
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = arguments
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        return process
     }
 
-    private static func socket(_ context: Context, _ hwm: Int, _ type: SocketType) throws -> Socket {
-        let socket = try Socket(context, type)
-        try socket.setSendHighWaterMark(hwm)
-        try socket.setReceiveHighWaterMark(hwm)
-        return socket
-    }
-
-    private static func forward(from input: Socket, to output: Socket) {
-        var scratch = Message()
-        do {
-            while true { _ = try input.forward(to: output, using: &scratch) }
-        } catch {}
-        input.close()
-        output.close()
-    }
-
-    func stop() {
-        context.shutdown()
-        for thread in threads { thread.join() }
-        context.terminate()
+    static func stop(_ processes: [Process]) {
+        for child in processes where child.isRunning { child.terminate() }
+        for child in processes { child.waitUntilExit() }
     }
 }
 

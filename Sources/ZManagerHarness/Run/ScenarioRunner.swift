@@ -36,26 +36,11 @@ public struct ScenarioRunner {
         var points: [PointResult] = []
         var histograms: [(name: String, text: String)] = []
         for (index, point) in scenario.points.enumerated() {
-            var zmanager: [(Measurement, LatencyRecorder)] = []
-            var bare: [(Measurement, LatencyRecorder)] = []
-            for repeatIndex in 0..<scenario.repeats {
-                progress?(index, scenario.points.count, repeatIndex, scenario.repeats, "zmanager \(point.id)")
-                zmanager.append(try measure(point, bare: false))
-                if scenario.calibrate {
-                    progress?(index, scenario.points.count, repeatIndex, scenario.repeats, "bare \(point.id)")
-                    bare.append(try measure(point, bare: true))
-                }
-            }
-            let medianZ = Self.median(zmanager)
-            let medianB = bare.isEmpty ? nil : Self.median(bare)
-            let ratios = medianB.map { b in
-                Ratios(throughput: medianZ.0.messagesPerSecond / max(b.0.messagesPerSecond, 1e-9),
-                       p50Latency: Double(medianZ.0.latency.p50) / Double(max(b.0.latency.p50, 1)),
-                       p99Latency: Double(medianZ.0.latency.p99) / Double(max(b.0.latency.p99, 1)))
-            }
-            var files: [String] = []
+            let measured = try measurePoint(point, index: index)
+            points.append(measured.result)
             let stem = String(format: "p%03d", index)
-            for (label, recorder) in [("zmanager", medianZ.1)] + (medianB.map { [("bare", $0.1)] } ?? []) {
+            var files: [String] = []
+            for (label, recorder) in measured.recorders {
                 for (kind, histogram) in [("corrected", recorder.corrected), ("uncorrected", recorder.uncorrected)] {
                     let name = "\(stem)-\(label)-\(kind).hgrm"
                     var text = ""
@@ -64,9 +49,7 @@ public struct ScenarioRunner {
                     files.append(name)
                 }
             }
-            points.append(PointResult(id: point.id, parameters: PointParameters(point), repeats: zmanager.map(\.0),
-                                      zmanager: medianZ.0, bare: medianB?.0, ratios: ratios, histogramFiles: files))
-            _ = bare
+            points[points.count - 1].histogramFiles = files
         }
         var finalHost = host
         finalHost.loadAverageEnd = HostFacts.loadAverage()
@@ -76,51 +59,141 @@ public struct ScenarioRunner {
         return Output(result: result, histograms: histograms)
     }
 
+    /// Every repeat of one point, ZManager and bare alternating (ZB, BZ, ZB, …) so that
+    /// neither always runs first on a warming or cooling machine; each repeat's ratio is
+    /// ZManager_i ÷ bare_i, and the point's ratio is their median.
+    func measurePoint(_ point: PointSpec, index: Int) throws -> (result: PointResult, recorders: [(String, LatencyRecorder)]) {
+        let total = scenario.points.count
+        let note = scenario.calibrate ? BenchmarkFlows.noBareEquivalent(point.flow) : nil
+        let calibrate = scenario.calibrate && note == nil
+        var zmanager: [(Measurement, LatencyRecorder)] = []
+        var bare: [(Measurement, LatencyRecorder)] = []
+        var pairs: [RepeatPair] = []
+        var references: [ReferenceRun] = []
+        for repeatIndex in 0..<scenario.repeats {
+            let zmanagerFirst = repeatIndex % 2 == 0
+            for runsZManager in calibrate ? [zmanagerFirst, !zmanagerFirst] : [true] {
+                progress?(index, total, repeatIndex, scenario.repeats, "\(runsZManager ? "zmanager" : "bare") \(point.id)")
+                if runsZManager {
+                    zmanager.append(try measure(point, pipeline: .zmanager))
+                } else {
+                    bare.append(try measure(point, pipeline: .bare))
+                }
+            }
+            if calibrate, let z = zmanager.last?.0, let b = bare.last?.0 {
+                pairs.append(RepeatPair(zmanagerFirst: zmanagerFirst,
+                                        throughputRatio: z.messagesPerSecond / max(b.messagesPerSecond, 1e-9),
+                                        p50LatencyRatio: Double(z.latency.p50) / Double(max(b.latency.p50, 1)),
+                                        p99LatencyRatio: Double(z.latency.p99) / Double(max(b.latency.p99, 1))))
+            }
+            if scenario.reference, case .closed = point.load {
+                progress?(index, total, repeatIndex, scenario.repeats, "C reference \(point.id)")
+                references.append(try ReferenceProgram(executable: executable).run(point))
+            }
+        }
+        let medianZ = Self.median(zmanager)
+        let medianB = bare.isEmpty ? nil : Self.median(bare)
+        let ratios: Ratios? = pairs.isEmpty ? nil : Ratios(
+            throughput: PointSummary.median(pairs.map(\.throughputRatio)),
+            p50Latency: PointSummary.median(pairs.map(\.p50LatencyRatio)),
+            p99Latency: PointSummary.median(pairs.map(\.p99LatencyRatio)))
+        var result = PointResult(id: point.id, parameters: PointParameters(point), repeats: zmanager.map(\.0),
+                                 zmanager: medianZ.0, bare: medianB?.0, ratios: ratios, histogramFiles: [])
+        if calibrate {
+            result.bareRepeats = bare.map(\.0)
+            result.pairs = pairs
+            result.throughputRatioSpread = Spread(pairs.map(\.throughputRatio))
+        }
+        result.calibrationNote = note
+        if !references.isEmpty {
+            result.reference = references
+            if calibrate {
+                result.bareOverReference = PointSummary.median(zip(bare, references).map { $0.0.messagesPerSecond / max($1.messagesPerSecond, 1e-9) })
+            }
+        }
+        if scenario.generatorCeiling {
+            // In each form the pipelines were driven with: ZManager's, and the bare topology's
+            // single frame when calibrated; the headroom is the smaller of the two.
+            progress?(index, total, scenario.repeats - 1, scenario.repeats, "generator alone \(point.id)")
+            let zmanagerForm: WireForm = point.form == .single ? .single : .split
+            let (alone, _) = try measure(point, pipeline: .loopback(zmanagerForm))
+            var headroom = alone.messagesPerSecond / max(medianZ.0.messagesPerSecond, 1e-9)
+            var ceiling = GeneratorCeiling(messagesPerSecond: alone.messagesPerSecond,
+                                           cpuMicrosecondsPerMessage: alone.generatorCPUMicrosecondsPerMessage ?? 0, headroom: 0)
+            if let b = medianB?.0 {
+                let single = zmanagerForm == .single ? alone : try measure(point, pipeline: .loopback(.single)).0
+                ceiling.singleFrameMessagesPerSecond = single.messagesPerSecond
+                headroom = min(headroom, single.messagesPerSecond / max(b.messagesPerSecond, 1e-9))
+            }
+            ceiling.headroom = headroom
+            result.generator = ceiling
+        }
+        var recorders = [("zmanager", medianZ.1)]
+        if let medianB { recorders.append(("bare", medianB.1)) }
+        return (result, recorders)
+    }
+
     static func median(_ measurements: [(Measurement, LatencyRecorder)]) -> (Measurement, LatencyRecorder) {
         let sorted = measurements.sorted { $0.0.messagesPerSecond < $1.0.messagesPerSecond }
         return sorted[sorted.count / 2]
     }
 
+    enum PipelineKind { case zmanager, bare, loopback(WireForm) }
+
     /// One measurement of one pipeline.
-    func measure(_ point: PointSpec, bare: Bool) throws -> (Measurement, LatencyRecorder) {
-        let pipeline: any PipelineUnderTest = bare ? try BarePipeline(point: point) : try ZManagerPipeline(point: point, executable: executable)
+    func measure(_ point: PointSpec, pipeline kind: PipelineKind) throws -> (Measurement, LatencyRecorder) {
+        let pipeline: any PipelineUnderTest
+        switch kind {
+        case .zmanager: pipeline = try ZManagerPipeline(point: point, executable: executable)
+        case .bare: pipeline = try BarePipeline(point: point, executable: executable)
+        case .loopback(let form): pipeline = try LoopbackPipeline(point: point, form: form)
+        }
         defer { pipeline.stop() }
-        let childCPUStart = pipeline.childProcesses.map { ProcessFacts.cpuNanoseconds(pid: $0.processIdentifier) }.reduce(0, +)
-        let generator = LoadGenerator(point: point, pipeline: pipeline, flowName: BenchmarkFlows.name(point.flow))
+        ProcessMemory.resetPeak()
+        let generator = LoadGenerator(point: point, pipeline: pipeline)
         let outcome = try generator.run()
-        let childCPU = pipeline.childProcesses.map { ProcessFacts.cpuNanoseconds(pid: $0.processIdentifier) }.reduce(0, +) - childCPUStart
-        let childRSS = pipeline.childProcesses.map { ProcessFacts.peakRSS(pid: $0.processIdentifier) }.reduce(0, +)
-        return (Measurement(outcome, point: point, childCPU: childCPU,
-                            childRSS: pipeline.childProcesses.isEmpty ? nil : childRSS), outcome.recorder)
+        let children = pipeline.stageProcesses.map(\.process.processIdentifier)
+        let childRSS = children.map { ProcessMemory.peakRSS(pid: $0) }.reduce(0, +)
+        return (Measurement(outcome, point: point, childRSS: children.isEmpty ? nil : childRSS), outcome.recorder)
     }
 }
 
 extension Measurement {
-    init(_ o: LoadGenerator.Outcome, point: PointSpec, childCPU: UInt64, childRSS: UInt64?) {
+    init(_ o: LoadGenerator.Outcome, point: PointSpec, childRSS: UInt64?) {
         let seconds = Double(o.elapsedNanoseconds) / 1e9
         let received = o.tracker.unique
         var targetReached: Bool?
         var achieved: Double?
         switch point.load {
         case .open(let rate):
+            let phase = point.measureDuration.map(LoadGenerator.seconds) ?? Double(o.sendElapsedNanoseconds) / 1e9
+            achieved = Double(o.sent) / max(phase, 1e-9)
+            targetReached = achieved! >= rate * 0.99 && o.unsent == 0
+        case .ramp:
             achieved = Double(o.sent) / (Double(o.sendElapsedNanoseconds) / 1e9)
-            targetReached = achieved! >= rate * 0.95
-        case .ramp(_, let to):
-            achieved = Double(o.sent) / (Double(o.sendElapsedNanoseconds) / 1e9)
-            targetReached = nil
-            _ = to
+            targetReached = o.unsent == 0 ? nil : false
         case .closed:
             break
         }
-        // Pipeline CPU: this process minus the load generator's own threads, plus workers.
-        let pipelineCPU = Double(o.processCPUNanoseconds &- min(o.generatorCPUNanoseconds, o.processCPUNanoseconds) + childCPU)
-        self.init(sent: o.sent, received: received, lost: o.tracker.lost(sent: o.sent) - min(o.errors, o.tracker.lost(sent: o.sent)),
+        let stages = (o.cpuStart != nil && o.cpuEnd != nil)
+            ? StageCPU.perMessage(from: o.cpuStart!, to: o.cpuEnd!, messages: received) : []
+        let generatorStages: Set<String> = ["generator", "generator-io"]
+        let pipelineCPU = stages.filter { !generatorStages.contains($0.stage) && $0.stage != "other" }.map(\.cpuMicrosecondsPerMessage).reduce(0, +)
+        let generatorCPU = stages.filter { generatorStages.contains($0.stage) }.map(\.cpuMicrosecondsPerMessage).reduce(0, +)
+        let lost = o.tracker.lost(sent: o.sent)
+        self.init(sent: o.sent, received: received, lost: lost - min(o.errors, lost),
                   duplicated: o.tracker.duplicated, reordered: o.tracker.reordered, errors: o.errors,
                   elapsedSeconds: seconds, messagesPerSecond: Double(received) / seconds,
                   megabytesPerSecond: Double(o.bytes) / seconds / 1e6, targetRateReached: targetReached, achievedSendRate: achieved,
                   latency: LatencySummary(o.recorder.corrected), uncorrectedLatency: LatencySummary(o.recorder.uncorrected),
-                  cpuMicrosecondsPerMessage: received > 0 ? pipelineCPU / 1000 / Double(received) : 0,
-                  peakRSSBytes: ProcessFacts.peakRSS(pid: getpid()), workerProcessesPeakRSSBytes: childRSS)
+                  cpuMicrosecondsPerMessage: pipelineCPU,
+                  peakRSSBytes: ProcessMemory.peakRSS(pid: getpid()), workerProcessesPeakRSSBytes: childRSS)
+        self.stages = stages
+        generatorCPUMicrosecondsPerMessage = generatorCPU
+        if case .closed = point.load {} else {
+            unsent = o.unsent
+            sendDelay = o.sendDelay.map(LatencySummary.init)
+        }
     }
 }
 
@@ -156,28 +229,6 @@ extension PointParameters {
                   flow: p.flow.rawValue, handler: p.handler.description, loadModel: model, inFlight: inFlight,
                   targetRate: rate, warmupSeconds: seconds(p.warmup), measureSeconds: p.measureDuration.map(seconds),
                   measureMessages: p.measureMessages)
-    }
-}
-
-/// Facts about processes read from /proc.
-enum ProcessFacts {
-    static func cpuNanoseconds(pid: pid_t) -> UInt64 {
-        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-              let close = stat.lastIndex(of: ")") else { return 0 }
-        let fields = stat[stat.index(after: close)...].split(separator: " ")
-        // After the command: state(0) … utime is field 14 overall → index 11 here, stime 12.
-        guard fields.count > 12, let utime = UInt64(fields[11]), let stime = UInt64(fields[12]) else { return 0 }
-        let ticks = UInt64(sysconf(Int32(_SC_CLK_TCK)))
-        return (utime + stime) * 1_000_000_000 / max(ticks, 1)
-    }
-
-    static func peakRSS(pid: pid_t) -> UInt64 {
-        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return 0 }
-        for line in status.split(separator: "\n") where line.hasPrefix("VmHWM:") {
-            let kb = line.split(separator: " ").compactMap { UInt64($0) }.first ?? 0
-            return kb * 1024
-        }
-        return 0
     }
 }
 

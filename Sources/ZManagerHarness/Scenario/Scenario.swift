@@ -12,8 +12,13 @@ public struct Scenario: Sendable {
     public var points: [PointSpec]
     /// Measurements per point; the median (by throughput) is reported.
     public var repeats: Int
-    /// Whether each point is also run on a bare libzmq pipeline (the ratio CI compares).
+    /// Whether each point is also run on the bare topology (the ratio CI compares).
     public var calibrate: Bool
+    /// Whether each repeat also runs the C reference program of the topology
+    /// (`zmanager-bare-c`), which checks the calibration itself (closed-loop points only).
+    public var reference = false
+    /// Whether each point measures the load generator alone through one forwarder.
+    public var generatorCeiling = true
 }
 
 /// Everything one measurement point needs.
@@ -92,7 +97,12 @@ public struct PointSpec: Sendable, Equatable {
         case ramp(from: Double, to: Double)
     }
 
+    /// How the load generator sends requests to ZManager: two frames `[header][body]`
+    /// (Swift peers' form) or DigitalPy's single frame. The bare topology is always single.
+    public enum Form: String, Sendable, CaseIterable { case split, single }
+
     public var transport: Transport = .tcp
+    public var form = Form.split
     public var deployment: Deployment = .threads
     public var workers = 2
     public var highWaterMark = 10_000

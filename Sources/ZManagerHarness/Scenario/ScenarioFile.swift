@@ -8,7 +8,7 @@ public enum ScenarioFile {
     /// Every key a scenario may set, by section; matrix keys are `section.key`.
     static let sections: [String: [String]] = [
         "topology": ["transport", "deployment", "workers", "high_water_mark"],
-        "workload": ["payload", "flow", "handler"],
+        "workload": ["payload", "flow", "handler", "form"],
         "load": ["model", "in_flight", "rate", "to"],
         "phases": ["warmup", "measure", "messages", "drain"],
     ]
@@ -26,14 +26,21 @@ public enum ScenarioFile {
     public static func parse(_ text: String, file: String) throws(ConfigurationError) -> Scenario {
         let root = try ConfigurationReader(yaml: text, file: file)
         guard root.isPresent else { throw root.error("the scenario is empty; expected a mapping with topology, workload, load, phases, matrix") }
-        try root.expectMapping(allowed: (["name", "description", "repeats", "calibrate", "matrix"] + sections.keys).sorted())
+        try root.expectMapping(allowed: (["name", "description", "repeats", "calibrate", "calibration", "matrix"] + sections.keys).sorted())
+        try root["calibration"].expectMapping(allowed: ["bare", "reference", "generator"])
         for (section, keys) in sections { try root[section].expectMapping(allowed: keys) }
 
         let defaultName = URL(fileURLWithPath: file).deletingPathExtension().lastPathComponent
         let name = try root["name"].string(default: defaultName)
         let description = try root["description"].string(default: "")
         let repeats = try root["repeats"].int(default: 1, in: 1...100)
-        let calibrate = try root["calibrate"].bool(default: true)
+        if root["calibrate"].isPresent && root["calibration"]["bare"].isPresent {
+            throw root["calibrate"].error("give either calibrate or calibration.bare, not both")
+        }
+        let calibrate = try root["calibration"]["bare"].isPresent
+            ? root["calibration"]["bare"].bool(default: true) : root["calibrate"].bool(default: true)
+        let reference = try root["calibration"]["reference"].bool(default: false)
+        let generatorCeiling = try root["calibration"]["generator"].bool(default: true)
 
         // The base settings: dotted key → reader.
         var base: [String: ConfigurationReader] = [:]
@@ -77,8 +84,11 @@ public enum ScenarioFile {
             if axis < 0 { break }
         }
         guard points.count <= 10_000 else { throw matrix.error("the matrix expands to \(points.count) points; at most 10000") }
-        return Scenario(name: name, description: description, file: file, hash: "", points: points,
-                        repeats: repeats, calibrate: calibrate)
+        var scenario = Scenario(name: name, description: description, file: file, hash: "", points: points,
+                                repeats: repeats, calibrate: calibrate)
+        scenario.reference = reference
+        scenario.generatorCeiling = generatorCeiling
+        return scenario
     }
 
     private static func describe(_ value: ConfigurationReader) throws(ConfigurationError) -> String {
@@ -99,6 +109,7 @@ public enum ScenarioFile {
         point.payload = try payload(reader("workload.payload"))
         point.flow = PointSpec.FlowKind(rawValue: try reader("workload.flow").choice(PointSpec.FlowKind.allCases.map(\.rawValue), default: "echo"))!
         point.handler = try handler(reader("workload.handler"))
+        point.form = PointSpec.Form(rawValue: try reader("workload.form").choice(PointSpec.Form.allCases.map(\.rawValue), default: "split"))!
 
         let model = try reader("load.model").choice(["closed", "open", "ramp"], default: "closed")
         switch model {
