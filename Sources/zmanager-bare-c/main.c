@@ -620,6 +620,12 @@ int main(int argc, char **argv)
 {
     parse_options(argc, argv);
 
+    /* A parent may have started us with signals blocked (a test runner's worker thread
+       blocks nearly all): unblock them, so SIGTERM stops us and our stage children. */
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+
     struct sigaction sa = { 0 };
     sa.sa_handler = on_signal;
     sigemptyset(&sa.sa_mask);

@@ -126,6 +126,8 @@ public struct HTMLReport: Sendable {
             html += "<h3>Calibration and resources\(runs.count > 1 ? " (run \(index + 1))" : "")</h3>\n"
             html += Self.table(columns: PointTable.resourceColumns, rows: result.points.map(PointTable.resourceRow),
                                cssClass: "resources")
+            html += "<h3>CPU per message per stage, µs\(runs.count > 1 ? " (run \(index + 1))" : "")</h3>\n"
+            html += Self.table(columns: StageTable.columns(result), rows: StageTable.rows(result), cssClass: "stages")
             html += "<h3>Notes\(runs.count > 1 ? " (run \(index + 1))" : "")</h3>\n<ul class=\"notes\">\n"
             for note in ReportNotes.notes(for: result) {
                 html += "<li>\(HTML.withCode(note.text))</li>\n"

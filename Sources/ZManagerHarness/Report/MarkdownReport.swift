@@ -129,6 +129,10 @@ public struct MarkdownReport: Sendable {
         out += Self.table(columns: PointTable.resourceColumns, rows: result.points.map(PointTable.resourceRow))
         out += "\n"
 
+        out += "\(level) CPU per message per stage (µs, measure phase)\n\n"
+        out += Self.table(columns: StageTable.columns(result), rows: StageTable.rows(result))
+        out += "\n"
+
         out += "\(level) Notes\n\n"
         for note in ReportNotes.notes(for: result) {
             out += "- \(note.markdown)\n"
@@ -205,10 +209,10 @@ enum PointTable {
         Column(header: "dup", numeric: true, help: "received more than once"),
         Column(header: "reord", numeric: true, help: "received after a higher sequence number"),
         Column(header: "err", numeric: true, help: "error messages received instead of results"),
-        Column(header: "thr ÷ bare", numeric: true, help: "ZManager msg/s ÷ bare libzmq msg/s, same run (higher is better, 1.00 = bare speed)"),
-        Column(header: "p50 ÷ bare", numeric: true, help: "ZManager p50 ÷ bare p50 (lower is better, 1.00 = no added latency)"),
-        Column(header: "p99 ÷ bare", numeric: true, help: "ZManager p99 ÷ bare p99 (lower is better)"),
-        Column(header: "target rate", numeric: false, help: "open loop: whether the send rate stayed within 5 % of the target (n/a: closed loop)"),
+        Column(header: "thr ÷ bare", numeric: true, help: "median over repeats of ZManager_i msg/s ÷ bare_i msg/s, paired (higher is better, 1.00 = as fast as the bare topology)"),
+        Column(header: "p50 ÷ bare", numeric: true, help: "median of the paired p50 ratios (lower is better, 1.00 = no added latency)"),
+        Column(header: "p99 ÷ bare", numeric: true, help: "median of the paired p99 ratios (lower is better)"),
+        Column(header: "target rate", numeric: false, help: "open loop: whether the send rate reached 99 % of the target with nothing left unsent (n/a: closed loop)"),
     ]
 
     static func row(_ point: PointResult) -> [Cell] {
@@ -244,12 +248,17 @@ enum PointTable {
         Column(header: "point", numeric: false, help: "the point's id in the scenario matrix", wraps: true),
         Column(header: "repeats", numeric: true, help: "ZManager repeats measured; the table shows the median-throughput one"),
         Column(header: "msg/s min…max", numeric: true, help: "throughput spread over the repeats"),
-        Column(header: "bare msg/s", numeric: true, help: "bare libzmq pipeline, same hops, transport, threads and load"),
+        Column(header: "thr ÷ bare min…max", numeric: true, help: "spread of the paired throughput ratios over the repeats"),
+        Column(header: "bare msg/s", numeric: true, help: "the bare topology (C stages, same sockets, hops, deployment and handler cost), median repeat"),
+        Column(header: "bare ÷ C ref", numeric: true, help: "bare calibration ÷ the C reference program zmanager-bare-c (the instrument's accuracy; ≥ 0.90 expected)"),
+        Column(header: "generator alone", numeric: true, help: "the load generator through one forwarder, in ZManager's wire form (and the bare topology's single frame)"),
+        Column(header: "headroom", numeric: true, help: "generator ceiling ÷ the pipeline's throughput, the smaller over ZManager and bare; below 2.0 the point is flagged"),
         Column(header: "bare p50", numeric: true, help: "bare pipeline median latency, corrected"),
         Column(header: "bare p99", numeric: true, help: "bare pipeline 99th percentile latency, corrected"),
-        Column(header: "CPU µs/msg", numeric: true, help: "CPU time per message received, ZManager (including worker processes)"),
-        Column(header: "bare CPU µs/msg", numeric: true, help: "CPU time per message received, bare pipeline"),
-        Column(header: "peak RSS", numeric: true, help: "peak resident set size of the harness process"),
+        Column(header: "CPU µs/msg", numeric: true, help: "pipeline CPU per message received during the measure phase, ZManager (every stage but the generator, processes included)"),
+        Column(header: "bare CPU µs/msg", numeric: true, help: "the same for the bare topology"),
+        Column(header: "gen. CPU µs/msg", numeric: true, help: "the load generator's threads and libzmq I/O thread per message (ZManager run)"),
+        Column(header: "peak RSS", numeric: true, help: "peak resident set size of the harness process during the ZManager measurement"),
         Column(header: "workers' peak RSS", numeric: true, help: "peak resident set size of the worker processes"),
         Column(header: "histograms", numeric: false, help: ".hgrm files, relative to the run directory", wraps: true),
     ]
@@ -259,19 +268,59 @@ enum PointTable {
         let rates = repeats.map(\.messagesPerSecond)
         let spread = "\(Format.rate(rates.min() ?? 0))…\(Format.rate(rates.max() ?? 0))"
         let measurement = point.zmanager
+        let generator: String
+        if let ceiling = point.generator {
+            generator = Format.rate(ceiling.messagesPerSecond) + (ceiling.singleFrameMessagesPerSecond.map { " / " + Format.rate($0) } ?? "")
+        } else {
+            generator = "—"
+        }
         return [
             Cell(text: point.id),
             Cell(text: String(point.repeats.count)),
             Cell(text: spread),
+            Cell(text: point.throughputRatioSpread.map { "\(Format.fixed($0.min, 2))…\(Format.fixed($0.max, 2))" } ?? "—"),
             Cell(text: point.bare.map { Format.rate($0.messagesPerSecond) } ?? "—"),
+            Cell(text: Format.ratio(point.bareOverReference), alert: (point.bareOverReference ?? 1) < 0.9),
+            Cell(text: generator),
+            Cell(text: point.generator.map { Format.fixed($0.headroom, 1) } ?? "—",
+                 alert: (point.generator?.headroom ?? .infinity) < GeneratorCeiling.requiredHeadroom),
             Cell(text: point.bare.map { Format.nanoseconds(Double($0.latency.p50)) } ?? "—"),
             Cell(text: point.bare.map { Format.nanoseconds(Double($0.latency.p99)) } ?? "—"),
             Cell(text: Format.fixed(measurement.cpuMicrosecondsPerMessage, 2)),
             Cell(text: point.bare.map { Format.fixed($0.cpuMicrosecondsPerMessage, 2) } ?? "—"),
+            Cell(text: measurement.generatorCPUMicrosecondsPerMessage.map { Format.fixed($0, 2) } ?? "—"),
             Cell(text: Format.bytes(measurement.peakRSSBytes)),
             Cell(text: measurement.workerProcessesPeakRSSBytes.map(Format.bytes) ?? "—"),
             Cell(text: PointText.files(point.histogramFiles)),
         ]
+    }
+}
+
+/// CPU per message per stage, ZManager and bare side by side (from ``Measurement/stages``).
+enum StageTable {
+    static func stages(_ result: RunResult) -> [String] {
+        let present = Set(result.points.flatMap { ($0.zmanager.stages ?? []) + ($0.bare?.stages ?? []) }.map(\.stage))
+        return StageCPU.order.filter(present.contains)
+    }
+
+    static func columns(_ result: RunResult) -> [PointTable.Column] {
+        [PointTable.Column(header: "point", numeric: false, help: "the point's id", wraps: true),
+         PointTable.Column(header: "pipeline", numeric: false, help: "ZManager or the bare topology")]
+            + stages(result).map { PointTable.Column(header: $0, numeric: true, help: "CPU µs per message received in the \($0) stage's threads") }
+    }
+
+    static func rows(_ result: RunResult) -> [[PointTable.Cell]] {
+        let stages = stages(result)
+        var rows: [[PointTable.Cell]] = []
+        for point in result.points {
+            for (label, measurement) in [("ZManager", Optional(point.zmanager)), ("bare", point.bare)] {
+                guard let measurement, let usage = measurement.stages, !usage.isEmpty else { continue }
+                let byStage = Dictionary(usage.map { ($0.stage, $0.cpuMicrosecondsPerMessage) }, uniquingKeysWith: +)
+                rows.append([PointTable.Cell(text: point.id), PointTable.Cell(text: label)]
+                            + stages.map { PointTable.Cell(text: byStage[$0].map { Format.fixed($0, 2) } ?? "—") })
+            }
+        }
+        return rows
     }
 }
 
@@ -340,17 +389,38 @@ enum ReportNotes {
                 + lossy.map { "`\($0.id)` (lost \($0.zmanager.lost), duplicated \($0.zmanager.duplicated), errors \($0.zmanager.errors))" }
                 .joined(separator: "; ") + "."))
         }
-        let uncalibrated = result.points.filter { $0.bare == nil || $0.ratios == nil }
+        for point in result.points {
+            if let note = point.calibrationNote { notes.append(ReportNote(text: "No ratio for `\(point.id)`: \(note).")) }
+        }
+        let uncalibrated = result.points.filter { ($0.bare == nil || $0.ratios == nil) && $0.calibrationNote == nil }
         if !uncalibrated.isEmpty {
-            notes.append(ReportNote(text: "No bare libzmq calibration (no ratios; `compare` falls back to absolute numbers): "
+            notes.append(ReportNote(text: "No bare calibration (no ratios; `compare` falls back to absolute numbers): "
                 + uncalibrated.map { "`\($0.id)`" }.joined(separator: ", ") + "."))
+        }
+        let limited = result.points.filter { ($0.generator?.headroom ?? .infinity) < GeneratorCeiling.requiredHeadroom }
+        if !limited.isEmpty {
+            notes.append(ReportNote(text: "Load generator headroom below \(Format.fixed(GeneratorCeiling.requiredHeadroom, 1))× "
+                + "(the generator alone through one forwarder is not twice as fast as the pipeline, so it may share the "
+                + "bottleneck): " + limited.map { "`\($0.id)` (\(Format.fixed($0.generator!.headroom, 1))×)" }.joined(separator: "; ") + "."))
+        }
+        let inaccurate = result.points.filter { ($0.bareOverReference ?? 1) < 0.9 }
+        if !inaccurate.isEmpty {
+            notes.append(ReportNote(text: "The bare calibration reached less than 0.90 of the C reference program at: "
+                + inaccurate.map { "`\($0.id)` (\(Format.fixed($0.bareOverReference!, 2)))" }.joined(separator: "; ")
+                + ": ratios there flatter ZManager."))
+        }
+        let unsent = result.points.filter { ($0.zmanager.unsent ?? 0) > 0 }
+        if !unsent.isEmpty {
+            notes.append(ReportNote(text: "Scheduled messages never sent (counted, and recorded in the corrected histogram as "
+                + "waiting until the phase ended): " + unsent.map { "`\($0.id)` (\($0.zmanager.unsent!))" }.joined(separator: "; ") + "."))
         }
         notes.append(ReportNote(text: "Latency runs from the load generator's send of a message to its receipt of the result. "
             + "Corrected latency counts from each message's intended send time (coordinated-omission safe); "
             + "uncorrected counts from its actual send time, as a naive tool would."))
-        notes.append(ReportNote(text: "Ratios divide ZManager by the bare libzmq pipeline with the same hops, transport, threads "
-            + "and load measured in the same run: throughput ÷ bare is higher-is-better (1.00 = as fast as bare libzmq), "
-            + "latency ÷ bare lower-is-better (1.00 = no added latency). `zmanager compare` gates on these ratios."))
+        notes.append(ReportNote(text: "Ratios divide ZManager by the bare ZManager topology (the same sockets, hops, deployment, "
+            + "HWMs and handler cost, forwarding in C with no logic) measured right before or after it: repeats alternate "
+            + "ZManager/bare and each ratio is ZManager_i ÷ bare_i; the table gives their median. Throughput ÷ bare is "
+            + "higher-is-better (1.00 = the physical limit of the topology), latency ÷ bare lower-is-better."))
         let repeats = Set(result.points.map(\.repeats.count)).sorted()
         if !repeats.isEmpty {
             notes.append(ReportNote(text: "Each row is the repeat with the median throughput of "

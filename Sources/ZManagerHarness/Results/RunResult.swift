@@ -160,8 +160,10 @@ public struct GeneratorCeiling: Codable, Sendable, Equatable {
     /// the point, and the point is flagged.
     public var headroom: Double
 
-    public init(messagesPerSecond: Double, cpuMicrosecondsPerMessage: Double, headroom: Double) {
+    public init(messagesPerSecond: Double, singleFrameMessagesPerSecond: Double? = nil, cpuMicrosecondsPerMessage: Double,
+                headroom: Double) {
         self.messagesPerSecond = messagesPerSecond
+        self.singleFrameMessagesPerSecond = singleFrameMessagesPerSecond
         self.cpuMicrosecondsPerMessage = cpuMicrosecondsPerMessage
         self.headroom = headroom
     }

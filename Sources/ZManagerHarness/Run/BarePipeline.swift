@@ -17,7 +17,7 @@ final class BarePipeline: PipelineUnderTest {
     let frontEndpoint: String
     let publishEndpoint: String
     let wire: PipelineWire
-    let stageProcesses: [(process: Process, stage: String)]
+    let stageProcesses: [(process: StageProcess, stage: String)]
     private var threads: [SocketThread] = []
     /// The workers' shared stall counter (C writes it with atomic adds); freed after they stop.
     private let stallCounter: UnsafeMutablePointer<UInt64>
@@ -39,11 +39,11 @@ final class BarePipeline: PipelineUnderTest {
             let endpoints = try Self.fixedEndpoints(point.transport)
             frontEndpoint = endpoints.subjectFront
             publishEndpoint = endpoints.integrationManagerPub
-            func stage(_ role: String, _ input: String, _ output: String, _ extra: [String] = []) throws -> Process {
+            func stage(_ role: String, _ input: String, _ output: String, _ extra: [String] = []) throws -> StageProcess {
                 try StageProcess.start(executable, ["bare-stage", "--role", role, "--input", input, "--output", output,
                                                     "--hwm", "\(hwm)"] + extra)
             }
-            var children: [(process: Process, stage: String)] = []
+            var children: [(process: StageProcess, stage: String)] = []
             do {
                 children.append((try stage("integration-manager", endpoints.integrationManagerPull, endpoints.integrationManagerPub),
                                  "integration-manager"))
@@ -153,7 +153,7 @@ final class LoopbackPipeline: PipelineUnderTest {
     let frontEndpoint: String
     let publishEndpoint: String
     let wire: PipelineWire
-    let stageProcesses: [(process: Process, stage: String)] = []
+    let stageProcesses: [(process: StageProcess, stage: String)] = []
     private let thread: SocketThread
 
     init(point: PointSpec, form: WireForm) throws {
@@ -230,6 +230,12 @@ public struct BareStage: Sendable {
     /// Binds or connects as the role does, then forwards until the process is stopped
     /// (SIGTERM ends it; a bare stage holds nothing that needs draining).
     public func run() throws -> Never {
+        // A parent may have started this process with signals blocked (a test runner's
+        // worker threads block nearly all, and the mask is inherited): unblock them before
+        // libzmq's threads start, so SIGTERM stops the stage.
+        var none = sigset_t()
+        sigemptyset(&none)
+        pthread_sigmask(SIG_SETMASK, &none, nil)
         let context = try Context()
         let (inputType, outputType): (SocketType, SocketType) = role == .integrationManager ? (.pull, .pub) : (.pull, .push)
         let input = try BarePipeline.socket(context, highWaterMark, inputType)

@@ -1,3 +1,4 @@
+import Dispatch
 import Foundation
 import ZManager
 import ZeroMQ
@@ -16,7 +17,7 @@ protocol PipelineUnderTest: AnyObject {
     /// How requests and answers look.
     var wire: PipelineWire { get }
     /// Processes whose CPU and memory belong to the pipeline, with the stage they count as.
-    var stageProcesses: [(process: Process, stage: String)] { get }
+    var stageProcesses: [(process: StageProcess, stage: String)] { get }
     func stop()
 }
 
@@ -97,7 +98,7 @@ enum BenchmarkFlows {
 /// `zmanager worker` processes.
 final class ZManagerPipeline: PipelineUnderTest {
     let node: ZManagerNode
-    let stageProcesses: [(process: Process, stage: String)]
+    let stageProcesses: [(process: StageProcess, stage: String)]
     let wire: PipelineWire
     private let directory: URL?
 
@@ -143,7 +144,7 @@ final class ZManagerPipeline: PipelineUnderTest {
         try "flows: flows.ini\nmappings: mapping.ini\nlimits:\n  high_water_mark: \(point.highWaterMark)\n"
             .write(to: directory.appendingPathComponent("zmanager.yaml"), atomically: true, encoding: .utf8)
         self.directory = directory
-        var children: [(process: Process, stage: String)] = []
+        var children: [(process: StageProcess, stage: String)] = []
         for index in 0..<point.workers {
             children.append((try StageProcess.start(executable, [
                 "worker", "--config", directory.appendingPathComponent("zmanager.yaml").path,
@@ -162,20 +163,33 @@ final class ZManagerPipeline: PipelineUnderTest {
     }
 }
 
-/// Starting and stopping the pipeline's own processes.
-enum StageProcess {
-    static func start(_ executable: URL, _ arguments: [String]) throws -> Process {
-        let process = Process()
-        process.executableURL = executable
-        process.arguments = arguments
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
-        return process
+/// One of the pipeline's own processes (a worker, or a bare stage), stopped within a bound.
+final class StageProcess {
+    let process = Process()
+    private let exited = DispatchSemaphore(value: 0)
+
+    var processIdentifier: pid_t { process.processIdentifier }
+
+    static func start(_ executable: URL, _ arguments: [String]) throws -> StageProcess {
+        let stage = StageProcess()
+        stage.process.executableURL = executable
+        stage.process.arguments = arguments
+        stage.process.standardOutput = FileHandle.nullDevice
+        let exited = stage.exited
+        stage.process.terminationHandler = { _ in exited.signal() }
+        try stage.process.run()
+        return stage
     }
 
-    static func stop(_ processes: [Process]) {
-        for child in processes where child.isRunning { child.terminate() }
-        for child in processes { child.waitUntilExit() }
+    /// SIGTERM to every process, then up to 5 s for each to exit; one that has not is killed.
+    static func stop(_ processes: [StageProcess]) {
+        for child in processes where child.process.isRunning { child.process.terminate() }
+        for child in processes {
+            if child.exited.wait(timeout: .now() + 5) == .timedOut {
+                kill(child.processIdentifier, SIGKILL)
+                _ = child.exited.wait(timeout: .now() + 5)
+            }
+        }
     }
 }
 

@@ -104,6 +104,10 @@ public enum ScenarioFile {
         }
         point.transport = PointSpec.Transport(rawValue: try reader("topology.transport").choice(PointSpec.Transport.allCases.map(\.rawValue), default: "tcp"))!
         point.deployment = PointSpec.Deployment(rawValue: try reader("topology.deployment").choice(PointSpec.Deployment.allCases.map(\.rawValue), default: "threads"))!
+        if point.deployment == .processes && point.transport == .inproc {
+            let key = s["topology.deployment"] != nil && s["topology.transport"] == nil ? "topology.deployment" : "topology.transport"
+            throw reader(key).error("deployment: processes needs transport ipc or tcp; inproc endpoints exist only inside one process")
+        }
         point.workers = try reader("topology.workers").int(default: 2, in: 1...64)
         point.highWaterMark = try reader("topology.high_water_mark").int(default: 10_000, in: 1...10_000_000)
         point.payload = try payload(reader("workload.payload"))
