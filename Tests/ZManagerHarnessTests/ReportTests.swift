@@ -175,7 +175,7 @@ struct ReportTests {
         #expect(checked.error == nil, "XML parse: \(checked.error ?? "")")
         #expect(ReportSamples.occurrences(of: "<svg", in: html) == ReportSamples.occurrences(of: "</svg>", in: html))
         #expect(ReportSamples.occurrences(of: "<table", in: html) == ReportSamples.occurrences(of: "</table>", in: html))
-        #expect(ReportSamples.occurrences(of: "<table", in: html) == 3, "host, points, calibration")
+        #expect(ReportSamples.occurrences(of: "<table", in: html) == 4, "host, points, calibration, CPU per stage")
         #expect(checked.elements["svg", default: 0] >= 3)
         for external in ["<script", "src=", "<link", "url(", "@import"] {
             #expect(!html.contains(external), "no external asset or script: \(external)")
