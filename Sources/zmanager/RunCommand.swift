@@ -71,9 +71,10 @@ struct RunCommand: ParsableCommand {
             if z.targetRateReached == false {
                 lines.append("  ! target rate not reached: sent \(Int(z.achievedSendRate ?? 0)) msg/s, \(z.unsent ?? 0) scheduled messages never sent")
             }
-            if let generator = point.generator, generator.headroom < GeneratorCeiling.requiredHeadroom {
-                lines.append(String(format: "  ! load generator alone reaches only %.0f msg/s, %.1f× this point (< %.0f×): it may be the bottleneck",
-                                    generator.messagesPerSecond, generator.headroom, GeneratorCeiling.requiredHeadroom))
+            if let generator = point.generator, point.generatorMayLimit {
+                let single = generator.singleFrameMessagesPerSecond.map { String(format: ", %.0f single-frame", $0) } ?? ""
+                lines.append(String(format: "  ! load generator alone: %.0f msg/s%@, headroom %.1f× (< %.0f×): it may share the bottleneck",
+                                    generator.messagesPerSecond, single as NSString, generator.headroom, GeneratorCeiling.requiredHeadroom))
             }
             if let note = point.calibrationNote { lines.append("  no bare ratio: \(note)") }
             if let r = point.bareOverReference { lines.append(String(format: "  bare calibration ÷ C reference program: %.2f", r)) }

@@ -282,8 +282,7 @@ enum PointTable {
             Cell(text: point.bare.map { Format.rate($0.messagesPerSecond) } ?? "—"),
             Cell(text: Format.ratio(point.bareOverReference), alert: (point.bareOverReference ?? 1) < 0.9),
             Cell(text: generator),
-            Cell(text: point.generator.map { Format.fixed($0.headroom, 1) } ?? "—",
-                 alert: (point.generator?.headroom ?? .infinity) < GeneratorCeiling.requiredHeadroom),
+            Cell(text: point.generator.map { Format.fixed($0.headroom, 1) } ?? "—", alert: point.generatorMayLimit),
             Cell(text: point.bare.map { Format.nanoseconds(Double($0.latency.p50)) } ?? "—"),
             Cell(text: point.bare.map { Format.nanoseconds(Double($0.latency.p99)) } ?? "—"),
             Cell(text: Format.fixed(measurement.cpuMicrosecondsPerMessage, 2)),
@@ -397,7 +396,7 @@ enum ReportNotes {
             notes.append(ReportNote(text: "No bare calibration (no ratios; `compare` falls back to absolute numbers): "
                 + uncalibrated.map { "`\($0.id)`" }.joined(separator: ", ") + "."))
         }
-        let limited = result.points.filter { ($0.generator?.headroom ?? .infinity) < GeneratorCeiling.requiredHeadroom }
+        let limited = result.points.filter(\.generatorMayLimit)
         if !limited.isEmpty {
             notes.append(ReportNote(text: "Load generator headroom below \(Format.fixed(GeneratorCeiling.requiredHeadroom, 1))× "
                 + "(the generator alone through one forwarder is not twice as fast as the pipeline, so it may share the "

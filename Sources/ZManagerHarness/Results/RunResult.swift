@@ -108,6 +108,16 @@ public struct PointResult: Codable, Sendable, Equatable {
     }
 }
 
+extension PointResult {
+    /// Whether the generator's headroom is below ``GeneratorCeiling/requiredHeadroom`` at a
+    /// point where it could limit throughput (not at one message in flight, which is
+    /// latency-bound: the loopback's figure there is a round trip, not a ceiling).
+    public var generatorMayLimit: Bool {
+        guard let generator, generator.headroom < GeneratorCeiling.requiredHeadroom else { return false }
+        return parameters.inFlight.map { $0 > 1 } ?? true
+    }
+}
+
 /// One repeat's pair: ZManager_i ÷ bare_i, measured back to back.
 public struct RepeatPair: Codable, Sendable, Equatable {
     /// Whether ZManager ran before bare in this repeat (the order alternates).

@@ -87,21 +87,18 @@ final class BarePipeline: PipelineUnderTest {
 
     /// What a bare worker does per message for this point.
     static func work(_ point: PointSpec, rewriteOffset: Int32, counter: UnsafeMutablePointer<UInt64>?) -> zmb_work {
-        var work = zmb_work()
-        work.rewrite_offset = rewriteOffset
-        work.rewrite = (CChar(UInt8(ascii: "d")), CChar(UInt8(ascii: "o")), CChar(UInt8(ascii: "n")), CChar(UInt8(ascii: "e")))
-        work.steps = UInt32(BenchmarkFlows.workerSteps(point.flow))
+        var spin: UInt64 = 0, every: UInt64 = 0, stall: UInt64 = 0
         switch point.handler {
         case .echo:
             break
         case .spin(let microseconds):
-            work.spin_ns = UInt64(microseconds) * 1000
-        case .stall(let milliseconds, let every):
-            work.stall_every = UInt64(every)
-            work.stall_ns = UInt64(milliseconds) * 1_000_000
+            spin = UInt64(microseconds) * 1000
+        case .stall(let milliseconds, let calls):
+            every = UInt64(calls)
+            stall = UInt64(milliseconds) * 1_000_000
         }
-        work.stall_counter = counter
-        return work
+        return zmb_work(rewriteOffset: rewriteOffset, steps: BenchmarkFlows.workerSteps(point.flow), spinNanoseconds: spin,
+                        stallEvery: every, stallNanoseconds: stall, counter: counter)
     }
 
     /// Endpoints a separate process can bind: ipc paths, or loopback ports picked now.
@@ -166,11 +163,7 @@ final class LoopbackPipeline: PipelineUnderTest {
         try output.bind(endpoints.integrationManagerPub)
         frontEndpoint = try input.lastEndpoint
         publishEndpoint = try output.lastEndpoint
-        var work = zmb_work()
-        work.rewrite_offset = wire.rewriteOffset
-        work.rewrite = (CChar(UInt8(ascii: "d")), CChar(UInt8(ascii: "o")), CChar(UInt8(ascii: "n")), CChar(UInt8(ascii: "e")))
-        work.steps = 1
-        let loopWork = StageWork(work)
+        let loopWork = StageWork(zmb_work(rewriteOffset: wire.rewriteOffset, counter: nil))
         thread = SocketThread.start(name: "bare-im") { BarePipeline.forward(from: input, to: output, work: loopWork) }
     }
 
@@ -178,6 +171,22 @@ final class LoopbackPipeline: PipelineUnderTest {
         context.shutdown()
         thread.join()
         context.terminate()
+    }
+}
+
+extension zmb_work {
+    /// A stage's work: rewrite `Push` → `done` at `rewriteOffset` (-1: none), and per message
+    /// `steps` handler calls, each spinning and stalling as given.
+    init(rewriteOffset: Int32, steps: Int = 1, spinNanoseconds: UInt64 = 0, stallEvery: UInt64 = 0,
+         stallNanoseconds: UInt64 = 0, counter: UnsafeMutablePointer<UInt64>?) {
+        self.init()
+        rewrite_offset = rewriteOffset
+        rewrite = (CChar(UInt8(ascii: "d")), CChar(UInt8(ascii: "o")), CChar(UInt8(ascii: "n")), CChar(UInt8(ascii: "e")))
+        self.steps = UInt32(Swift.max(steps, 1))
+        spin_ns = spinNanoseconds
+        stall_every = stallEvery
+        stall_ns = stallNanoseconds
+        stall_counter = counter
     }
 }
 
@@ -250,14 +259,8 @@ public struct BareStage: Sendable {
         }
         let counter = UnsafeMutablePointer<UInt64>.allocate(capacity: 1)
         counter.initialize(to: 0)
-        var work = zmb_work()
-        work.rewrite_offset = role == .worker ? rewriteOffset : -1
-        work.rewrite = (CChar(UInt8(ascii: "d")), CChar(UInt8(ascii: "o")), CChar(UInt8(ascii: "n")), CChar(UInt8(ascii: "e")))
-        work.steps = UInt32(max(steps, 1))
-        work.spin_ns = spinNanoseconds
-        work.stall_every = stallEvery
-        work.stall_ns = stallNanoseconds
-        work.stall_counter = counter
+        var work = zmb_work(rewriteOffset: role == .worker ? rewriteOffset : -1, steps: steps, spinNanoseconds: spinNanoseconds,
+                            stallEvery: stallEvery, stallNanoseconds: stallNanoseconds, counter: counter)
         SocketThread.nameCurrentThread("bare-\(role == .worker ? "w" : role.rawValue)")
         let status = zmb_forward(input.unsafeHandle, output.unsafeHandle, &work, nil)
         throw HarnessError("bare \(role.rawValue) stage stopped: \(String(cString: strerror(status)))")
