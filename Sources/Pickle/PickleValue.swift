@@ -1,5 +1,5 @@
 /// A Python value built only from plain data: what a DigitalPy message body holds when its
-/// values are simple (`pickle.dumps(values_dict)`, see `digitalpy-behaviour.md` §2).
+/// values are simple (`pickle.dumps(values_dict)`, as DigitalPy writes them).
 ///
 /// This is deliberately a closed set of data types. Pickle itself is a small programming
 /// language (its `GLOBAL` + `REDUCE` opcodes call any importable function), so

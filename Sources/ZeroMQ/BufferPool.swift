@@ -20,7 +20,7 @@ import Darwin
 /// when all are empty, or a body is larger than the largest class, the body is allocated
 /// with `malloc` instead and counted as a fallback.
 ///
-/// Whether zero-copy pays depends on size (BRIEF §4): `zmq_msg_init_data` costs libzmq an
+/// Whether zero-copy pays depends on size (measured in docs/PERFORMANCE.md): `zmq_msg_init_data` costs libzmq an
 /// extra allocation for its reference count, so small bodies are faster copied, and bodies
 /// of up to 33 bytes are stored inside the `zmq_msg_t` itself. ``message(count:fill:)``
 /// chooses by ``zeroCopyThreshold``, whose default (4 KiB) was measured with the

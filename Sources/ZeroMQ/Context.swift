@@ -22,7 +22,7 @@ public final class Context: @unchecked Sendable {
     /// Creates a context.
     /// - Parameters:
     ///   - ioThreads: libzmq I/O threads. One is fastest for the ZManager topology on 2 cores
-    ///     (BRIEF §4: two I/O threads measured slower).
+    ///     (two I/O threads measured slower).
     ///   - maxSockets: upper bound on sockets; libzmq's default is 1023.
     ///   - threadNamePrefix: `ZMQ_THREAD_NAME_PREFIX`: libzmq names its background threads
     ///     `<prefix>/ZMQbg/IO/0`, `<prefix>/ZMQbg/Reaper` instead of `ZMQbg/IO/0`, so the I/O

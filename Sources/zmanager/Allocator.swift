@@ -2,7 +2,7 @@ import CJemalloc
 
 /// The executable is linked with jemalloc (`libjemalloc-dev`), which replaces glibc's
 /// malloc process-wide: glibc hands freed 64 KiB blocks back to the kernel, so every reuse
-/// page-faults (BRIEF §4; measured ×3.4 at 64 KiB). Asking jemalloc for its version both
+/// page-faults (measured ×3.4 at 64 KiB). Asking jemalloc for its version both
 /// proves it is the allocator in use and keeps the linker from dropping the library.
 enum Allocator {
     static var name: String {

@@ -3,7 +3,7 @@ public import Pickle
 /// The body conventions the core shares with DigitalPy peers (single-form messages).
 ///
 /// A DigitalPy message body is `pickle.dumps(values)` of a `dict` (protocol 4 on CPython 3.11,
-/// see `digitalpy-behaviour.md` §2). The core itself never looks inside bodies on its hot
+/// as DigitalPy's own peers do). The core itself never looks inside bodies on its hot
 /// paths; it reads or writes a pickle only where a Python peer needs one:
 /// - error messages to single-form requests (``errorValues(kind:role:flow:id:text:)``);
 /// - the request the Subject publishes when a single-form flow parks at an ASYNC step, which

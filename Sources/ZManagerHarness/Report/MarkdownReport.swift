@@ -33,7 +33,7 @@ public struct ReportRun: Sendable, Equatable {
     }
 }
 
-/// Whether the machine's load average makes the run's numbers suspect (BRIEF §4).
+/// Whether the machine's load average makes the run's numbers suspect (an idle VM's vCPUs wake slowly; a busy one gives less throughput).
 ///
 /// - **busy**: the 1-minute load average at the start or the end reached the core count:
 ///   other work competed for the CPUs, so throughput may be understated and latency noisy.
