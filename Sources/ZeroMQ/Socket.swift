@@ -1,4 +1,5 @@
-import CZeroMQ
+// Public: the inlinable hot-path accessors below call libzmq directly from client modules.
+public import CZeroMQ
 
 #if canImport(Glibc)
 import Glibc
@@ -56,7 +57,7 @@ public enum ReceiveResult: Sendable, Equatable {
 public final class Socket {
     public let context: Context
     public let type: SocketType
-    var handle: UnsafeMutableRawPointer?
+    @usableFromInline var handle: UnsafeMutableRawPointer?
 
     public init(_ context: Context, _ type: SocketType) throws(ZMQError) {
         guard let handle = zmq_socket(context.handle, type.raw) else {
@@ -83,7 +84,7 @@ public final class Socket {
         }
     }
 
-    @inline(__always)
+    @inlinable @inline(__always)
     func open(_ operation: String) throws(ZMQError) -> UnsafeMutableRawPointer {
         guard let handle else { throw ZMQError(code: .init(rawValue: ENOTSOCK), operation: operation) }
         return handle
@@ -148,7 +149,7 @@ public final class Socket {
 
     /// Receives one frame into `message`, replacing its previous content. Check
     /// ``Message/more`` for further frames of the same multipart message.
-
+    @inlinable
     public func receive(into message: inout Message, dontWait: Bool = false) throws(ZMQError) -> ReceiveResult {
         let h = try open("zmq_msg_recv")
         let flags = dontWait ? ZMQ_DONTWAIT : 0

@@ -7,17 +7,50 @@ public struct HandlerRequest {
     public let id: UnsafeRawBufferPointer
     /// The form the message arrived in; replies travel in the same form.
     public let form: WireForm
+    let context: StepContext
+
+    init(body: UnsafeRawBufferPointer, id: UnsafeRawBufferPointer, form: WireForm, context: StepContext) {
+        self.body = body
+        self.id = id
+        self.form = form
+        self.context = context
+    }
+
     /// The flow step being executed.
-    public let step: ActionKey
+    public var step: ActionKey { context.step }
     /// Index of the step within its flow.
-    public let stepIndex: Int
+    public var stepIndex: Int { context.stepIndex }
     /// The worker or service executing the step (for diagnostics and tests).
-    public let executor: String
+    public var executor: String { context.executor }
 
     /// The id as a `String` (allocates).
     public var idString: String { String(decoding: id, as: UTF8.self) }
     /// The body as an array (allocates).
     public var bodyBytes: [UInt8] { Array(body) }
+}
+
+/// What a handler is told about the step it runs, made once per step and executor at
+/// start-up: a request then carries one reference instead of copies of the step's six
+/// strings and the executor's name (measured: about 300 instructions of retain/release per
+/// handler call).
+final class StepContext: Sendable {
+    let step: ActionKey
+    let stepIndex: Int
+    let executor: String
+
+    init(step: ActionKey, stepIndex: Int, executor: String) {
+        self.step = step
+        self.stepIndex = stepIndex
+        self.executor = executor
+    }
+}
+
+/// A mapped step's handler with its context, as the roles keep it per flow step. Held in a
+/// struct: a bare closure stored in an array and then captured by another closure was
+/// re-wrapped in a heap-allocated thunk on every call (measured: one 32-byte malloc per step).
+struct StepHandler {
+    let run: Handler
+    let context: StepContext
 }
 
 /// What a handler produces. It starts *unchanged*: the request body is passed on as the

@@ -27,10 +27,10 @@ public final class IntegrationManager {
         self.statistics = statistics
     }
 
-    private static let done = Array("done".utf8)
-    private static let errorConfig = Array(Topics.errorConfig.utf8)
-    private static let errorDecorator = Array(Topics.errorDecorator.utf8)
-    private static let completedCommand = Array(Topics.completedCommandConfig.utf8)
+    private static let done = StaticBytes("done")
+    private static let errorConfig = StaticBytes(Topics.errorConfig)
+    private static let errorDecorator = StaticBytes(Topics.errorDecorator)
+    private static let completedCommand = StaticBytes(Topics.completedCommandConfig)
 
     /// Runs until the context shuts down.
     public func run() {
@@ -59,13 +59,12 @@ public final class IntegrationManager {
         frame.withUnsafeBytes { bytes in
             guard let fields = try? WireHeader.parse(bytes) else { return }
             let action = fields.bytes(.action, in: bytes)
-            if fields.config.count == Self.errorConfig.count,
-               fields.bytes(.config, in: bytes).elementsEqual(Self.errorConfig) {
-                if fields.bytes(.decorator, in: bytes).elementsEqual(Self.errorDecorator) {
+            if Self.errorConfig.equals(fields.bytes(.config, in: bytes)) {
+                if Self.errorDecorator.equals(fields.bytes(.decorator, in: bytes)) {
                     statistics.errors.add(1, ordering: .releasing)
                 }
-            } else if action.elementsEqual(Self.done), fields.source.isEmpty, fields.context.isEmpty,
-                      !fields.bytes(.config, in: bytes).elementsEqual(Self.completedCommand) {
+            } else if Self.done.equals(action), fields.source.isEmpty, fields.context.isEmpty,
+                      !Self.completedCommand.equals(fields.bytes(.config, in: bytes)) {
                 // A DigitalPy party's `completed_command~~~~done~` answers a parked flow,
                 // which goes on: it is not that flow's result.
                 statistics.results.add(1, ordering: .releasing)

@@ -18,7 +18,7 @@ public final class Service {
     let toSubject: Socket
     let toIntegrationManager: Socket
     let routing: RoutingTable
-    let handlers: [[Handler?]]
+    let handlers: [[StepHandler?]]
     let limits: RoleLimits
     let pool: BufferPool
     /// This role thread's reusable outgoing messages (no allocation per send).
@@ -45,14 +45,16 @@ public final class Service {
     ) throws {
         let byEntry = try registry.resolve(mapping)
         let resolved = ResolvedFlowTable(flows: routing.flows, mapping: mapping)
-        var handlers: [[Handler?]] = []
+        var handlers: [[StepHandler?]] = []
         var subscriptions: [String] = []
         for (f, flow) in routing.flows.flows.enumerated() {
-            var row: [Handler?] = []
+            var row: [StepHandler?] = []
             for (s, step) in flow.steps.enumerated() {
-                let handler = resolved.handler(flow: f, step: s).map { byEntry[$0.index] }
+                let handler = resolved.handler(flow: f, step: s).map {
+                    StepHandler(run: byEntry[$0.index], context: StepContext(step: step, stepIndex: s, executor: name))
+                }
                 row.append(step.isEndOfFlow || s == 0 ? nil : handler)
-                if row.last! != nil {
+                if case .some = row.last! {
                     subscriptions.append(String(decoding: routing.prefix(FlowPosition(flow: f, step: s)).bytes, as: UTF8.self))
                 }
             }
@@ -83,17 +85,13 @@ public final class Service {
         do {
             while true {
                 guard case .message = try inbound.receive(from: sub, maxSize: limits.maxMessageSize) else { continue }
-                guard let position = inbound.head.withUnsafeBytes({ routing.flows.position(ofHeader: inbound.fields, in: $0) }),
+                guard let position = inbound.position(in: routing.flows),
                       let handler = handlers[position.flow][position.step]
                 else { continue }  // a prefix match on another step: not ours
                 response.reset()
                 let failure: (any Error)? = inbound.withBody { body in
-                    inbound.head.withUnsafeBytes { frame in
-                        let request = HandlerRequest(
-                            body: body, id: UnsafeRawBufferPointer(rebasing: frame[inbound.fields.id]),
-                            form: inbound.form, step: routing.flows.step(at: position), stepIndex: position.step, executor: name)
-                        do { try handler(request, &response); return nil } catch { return error }
-                    }
+                    let request = HandlerRequest(body: body, id: inbound.id, form: inbound.form, context: handler.context)
+                    do { try handler.run(request, &response); return nil } catch { return error }
                 }
                 if let failure {
                     Outbound.sendError(ErrorKind(handlerFailure: failure), role: "Service \(name)", flow: routing.flows.flows[position.flow].name,

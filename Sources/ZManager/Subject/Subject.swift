@@ -67,11 +67,11 @@ public final class Subject {
         self.errorBody = errorBody
     }
 
-    static let push = Array("Push".utf8)
-    static let async = Array(Decorator.async.utf8)
-    static let publish = Array(Decorator.publish.utf8)
-    static let completedCommand = Array(Topics.completedCommandConfig.utf8)
-    static let done = Array("done".utf8)
+    static let push = StaticBytes("Push")
+    static let async = StaticBytes(Decorator.async)
+    static let publish = StaticBytes(Decorator.publish)
+    static let completedCommand = StaticBytes(Topics.completedCommandConfig)
+    static let done = StaticBytes("done")
 
     /// Runs until the context shuts down.
     public func run() {
@@ -108,9 +108,7 @@ public final class Subject {
     private func route(_ inbound: inout Inbound) throws(ZMQError) {
         // The flow position is looked up only where it is used (Push, ASYNC answers):
         // forwarded steps go on as they are.
-        func position() -> FlowPosition? {
-            inbound.head.withUnsafeBytes { routing.flows.position(ofHeader: inbound.fields, in: $0) }
-        }
+        func position() -> FlowPosition? { inbound.position(in: routing.flows) }
         if inbound.field(.action, equals: Self.push) {
             statistics.flowsStarted.add(1, ordering: .relaxed)
             guard let position = position() else { return unknown(&inbound) }
@@ -173,12 +171,10 @@ public final class Subject {
         case .ping:
             let prefix = HeaderPrefix(fields: [Topics.controlConfig, "PONG", "", "", ""])
             var empty = Message()
-            try inbound.head.withUnsafeBytes { (id) throws(ZMQError) in
-                try outbox.send(prefix: prefix, id: id, form: .single, body: UnsafeRawBufferPointer(start: nil, count: 0),
-                                  bodyMessage: &empty, useBodyMessage: false, to: toIntegrationManager, pool: pool)
-            }
+            try outbox.send(prefix: prefix, id: inbound.headBytes, form: .single, body: UnsafeRawBufferPointer(start: nil, count: 0),
+                            bodyMessage: &empty, useBodyMessage: false, to: toIntegrationManager, pool: pool)
         case .park:
-            guard let position = inbound.head.withUnsafeBytes({ routing.flows.position(ofHeader: inbound.fields, in: $0) }),
+            guard let position = inbound.position(in: routing.flows),
                   routing.kind(position) == .async
             else { return unknown(&inbound) }
             try park(&inbound, at: position)
@@ -205,17 +201,15 @@ public final class Subject {
            let body = inbound.withBody({ PythonBodies.settingPrevFlows(PythonBodies.prevFlowEntry(step: step, id: id), in: $0) }) {
             // A Python party gets DigitalPy's continuation state in the values it reads.
             var unused = Message()
-            let idRange = inbound.fields.id
-            try inbound.head.withUnsafeBytes { (frame) throws(ZMQError) in
-                let result: Result<Void, ZMQError> = body.withUnsafeBytes { bodyBuffer in
-                    Result { () throws(ZMQError) in
-                        try outbox.send(prefix: prefix, id: UnsafeRawBufferPointer(rebasing: frame[idRange]), form: .single,
-                                          body: bodyBuffer, bodyMessage: &unused, useBodyMessage: false,
-                                          to: toIntegrationManager, pool: pool)
-                    }
+            let idBytes = inbound.id
+            let result: Result<Void, ZMQError> = body.withUnsafeBytes { bodyBuffer in
+                Result { () throws(ZMQError) in
+                    try outbox.send(prefix: prefix, id: idBytes, form: .single,
+                                    body: bodyBuffer, bodyMessage: &unused, useBodyMessage: false,
+                                    to: toIntegrationManager, pool: pool)
                 }
-                try result.get()
             }
+            try result.get()
         } else {
             try send(&inbound, prefix: prefix, to: toIntegrationManager)
         }
@@ -236,15 +230,11 @@ public final class Subject {
     }
 
     private func send(_ inbound: inout Inbound, prefix: HeaderPrefix, to socket: Socket) throws(ZMQError) {
-        let idRange = inbound.fields.id
-        let bodyOffset = inbound.fields.bodyOffset
         let form = inbound.form
-        try inbound.head.withUnsafeBytes { (frame) throws(ZMQError) in
-            let body = form == .single ? UnsafeRawBufferPointer(rebasing: frame[bodyOffset...]) : UnsafeRawBufferPointer(start: nil, count: 0)
-            try outbox.send(prefix: prefix, id: UnsafeRawBufferPointer(rebasing: frame[idRange]), form: form,
-                              body: body, bodyMessage: &inbound.body, useBodyMessage: form == .split,
-                              to: socket, pool: pool)
-        }
+        let body = form == .single ? inbound.singleFormBody : UnsafeRawBufferPointer(start: nil, count: 0)
+        try outbox.send(prefix: prefix, id: inbound.id, form: form,
+                        body: body, bodyMessage: &inbound.body, useBodyMessage: form == .split,
+                        to: socket, pool: pool)
     }
 
     /// Forwards the message's frames as they are (no copy).

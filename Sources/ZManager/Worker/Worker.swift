@@ -21,13 +21,6 @@ public import ZeroMQ
 /// handler asked to decode (``HandlerRequest/values()``) and could not is reported as
 /// ``ErrorKind/undecodable``, not as a handler failure.
 public final class Worker {
-    /// A handler held in a struct: a bare closure stored in an array and then captured by
-    /// another closure was re-wrapped in a heap-allocated thunk on every call (measured:
-    /// one 32-byte malloc per step, the Worker's only Swift allocation per message).
-    struct StepHandler {
-        let run: Handler
-    }
-
     let input: Socket
     let toIntegrationManager: Socket
     let toSubject: Socket
@@ -66,7 +59,12 @@ public final class Worker {
         let byEntry = try registry.resolve(mapping)
         let resolved = ResolvedFlowTable(flows: routing.flows, mapping: mapping)
         handlers = routing.flows.flows.indices.map { f in
-            resolved.handlers(flow: f).map { $0.map { StepHandler(run: byEntry[$0.index]) } }
+            resolved.handlers(flow: f).enumerated().map { step, entry in
+                entry.map {
+                    StepHandler(run: byEntry[$0.index],
+                                context: StepContext(step: routing.flows.flows[f].steps[step], stepIndex: step, executor: name))
+                }
+            }
         }
         input = try Socket(context, .pull)
         try input.setReceiveHighWaterMark(limits.highWaterMark)
@@ -123,7 +121,7 @@ public final class Worker {
     }
 
     private func execute(_ inbound: inout Inbound, _ state: inout ExecutionState) throws(ZMQError) {
-        guard var position = inbound.head.withUnsafeBytes({ routing.flows.position(ofHeader: inbound.fields, in: $0) }) else {
+        guard var position = inbound.position(in: routing.flows) else {
             let flow = inbound.flowString
             let missing = routing.missingPosition(flow: flow)
             return fail(missing.kind, flow: flow, id: inbound.idString, missing.text, form: inbound.form)
@@ -187,16 +185,12 @@ public final class Worker {
     private func call(_ handler: StepHandler, _ position: FlowPosition, _ inbound: borrowing Inbound,
                       input: UnsafeRawBufferPointer, output: inout HandlerResponse) -> (any Error)? {
         output.reset()
-        return inbound.head.withUnsafeBytes { frame in
-            let request = HandlerRequest(
-                body: input, id: UnsafeRawBufferPointer(rebasing: frame[inbound.fields.id]), form: inbound.form,
-                step: routing.flows.step(at: position), stepIndex: position.step, executor: name)
-            do {
-                try handler.run(request, &output)
-                return nil
-            } catch {
-                return error
-            }
+        let request = HandlerRequest(body: input, id: inbound.id, form: inbound.form, context: handler.context)
+        do {
+            try handler.run(request, &output)
+            return nil
+        } catch {
+            return error
         }
     }
 
@@ -205,31 +199,27 @@ public final class Worker {
     private func emit(_ inbound: inout Inbound, _ state: inout ExecutionState, as position: FlowPosition,
                       to socket: Socket, keepBody: Bool = false) throws(ZMQError) {
         let prefix = routing.prefix(position)
-        let idRange = inbound.fields.id
-        let bodyOffset = inbound.fields.bodyOffset
         let form = inbound.form
         let noBytes = UnsafeRawBufferPointer(start: nil, count: 0)
-        try inbound.head.withUnsafeBytes { (frame) throws(ZMQError) in
-            let id = UnsafeRawBufferPointer(rebasing: frame[idRange])
-            switch state.current {
-            case nil where form == .split:
-                // The received body frame goes on as it is: moved, or shared when still needed.
-                if keepBody {
-                    state.scratch.share(from: inbound.body)
-                    try outbox.send(prefix: prefix, id: id, form: form, body: noBytes,
-                                      bodyMessage: &state.scratch, useBodyMessage: true, to: socket, pool: pool)
-                } else {
-                    try outbox.send(prefix: prefix, id: id, form: form, body: noBytes,
-                                      bodyMessage: &inbound.body, useBodyMessage: true, to: socket, pool: pool)
-                }
-            case nil:
-                try outbox.send(prefix: prefix, id: id, form: form, body: UnsafeRawBufferPointer(rebasing: frame[bodyOffset...]),
-                                  bodyMessage: &state.scratch, useBodyMessage: false, to: socket, pool: pool)
-            case .even?:
-                try send(state.even.storage, prefix: prefix, id: id, form: form, scratch: &state.scratch, to: socket)
-            case .odd?:
-                try send(state.odd.storage, prefix: prefix, id: id, form: form, scratch: &state.scratch, to: socket)
+        let id = inbound.id
+        switch state.current {
+        case nil where form == .split:
+            // The received body frame goes on as it is: moved, or shared when still needed.
+            if keepBody {
+                state.scratch.share(from: inbound.body)
+                try outbox.send(prefix: prefix, id: id, form: form, body: noBytes,
+                                  bodyMessage: &state.scratch, useBodyMessage: true, to: socket, pool: pool)
+            } else {
+                try outbox.send(prefix: prefix, id: id, form: form, body: noBytes,
+                                  bodyMessage: &inbound.body, useBodyMessage: true, to: socket, pool: pool)
             }
+        case nil:
+            try outbox.send(prefix: prefix, id: id, form: form, body: inbound.singleFormBody,
+                              bodyMessage: &state.scratch, useBodyMessage: false, to: socket, pool: pool)
+        case .even?:
+            try send(state.even.storage, prefix: prefix, id: id, form: form, scratch: &state.scratch, to: socket)
+        case .odd?:
+            try send(state.odd.storage, prefix: prefix, id: id, form: form, scratch: &state.scratch, to: socket)
         }
     }
 
