@@ -57,7 +57,10 @@ public enum ReceiveResult: Sendable, Equatable {
 public final class Socket {
     public let context: Context
     public let type: SocketType
-    @usableFromInline var handle: UnsafeMutableRawPointer?
+    // Unchecked: read on every send and receive, where a dynamic exclusivity check (a
+    // thread-local access set) cost more than the call it guards. Only `close()` writes it,
+    // on the socket's own thread, like every other use (a socket is single-threaded).
+    @usableFromInline @exclusivity(unchecked) var handle: UnsafeMutableRawPointer?
 
     public init(_ context: Context, _ type: SocketType) throws(ZMQError) {
         guard let handle = zmq_socket(context.handle, type.raw) else {

@@ -67,7 +67,8 @@ public struct HandlerResponse {
     }
 
     mutating func reset() {
-        storage.removeAll(keepingCapacity: true)
+        // An echo step never writes: skip `removeAll`'s generic path (about 50 instructions).
+        if !storage.isEmpty { storage.removeAll(keepingCapacity: true) }
         isUnchanged = true
     }
 

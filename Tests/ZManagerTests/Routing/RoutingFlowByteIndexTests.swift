@@ -54,4 +54,18 @@ struct RoutingFlowByteIndexTests {
         #expect(resolved.handler(at: FlowPosition(flow: 0, step: 1)) == handler)
         #expect(resolved.handler(at: FlowPosition(flow: 0, step: 2)) == nil)
     }
+
+    @Test("flow lookup stays exact across hundreds of flows (open addressing, probing past collisions)")
+    func manyFlows() throws {
+        let names = (0..<300).map { "Flow\($0)" } + ["F", "FF", "Flow", "ServiceManagement_GetServiceTopics_\(String(repeating: "x", count: 40))"]
+        let text = names.map { "[\($0)]\n?\($0)?Push\n??done\n" }.joined()
+        let table = try FlowTable(parsing: text, path: "many.ini")
+        for (index, name) in names.enumerated() {
+            let found = Array(name.utf8).withUnsafeBytes { table.flowIndex(utf8: $0) }
+            #expect(found == index, "\(name)")
+        }
+        for missing in ["Flow300", "Flow-1", "flow1", "Flow1 ", "FFF", ""] {
+            #expect(Array(missing.utf8).withUnsafeBytes { table.flowIndex(utf8: $0) } == nil, "\(missing)")
+        }
+    }
 }

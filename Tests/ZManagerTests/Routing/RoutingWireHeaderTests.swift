@@ -151,4 +151,36 @@ struct RoutingWireHeaderTests {
         #expect(n == WireHeader.length(of: key, idLength: 3))
         #expect(Array(buffer[..<n]) == Array("F~~~~a~abc~".utf8))
     }
+
+    /// The six delimiters found byte by byte: what the word-at-a-time scan must agree with.
+    static func referenceOffsets(_ bytes: [UInt8]) -> [Int] {
+        Array(bytes.indices.filter { bytes[$0] == WireHeader.delimiter }.prefix(WireHeader.delimiterCount))
+    }
+
+    @Test("the word-at-a-time delimiter scan agrees with a byte loop on random frames")
+    func scanAgreesWithByteLoop() throws {
+        // Bytes around the pattern (0x7E) and those that break the short zero-byte trick
+        // (0x00 before 0x01, 0x7F, 0x80, 0xFE, 0xFF), at every length and alignment of a tail.
+        let alphabet: [UInt8] = [0x7E, 0x7E, 0x00, 0x01, 0x7D, 0x7F, 0x80, 0xFE, 0xFF, 0x61, 0x7E ^ 0x80]
+        var state: UInt64 = 0x9E37_79B9_7F4A_7C15
+        for trial in 0..<4000 {
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            let count = Int(state >> 58) + trial % 3  // 0...65
+            var frame = [UInt8]()
+            for _ in 0..<count {
+                state = state &* 6364136223846793005 &+ 1442695040888963407
+                frame.append(alphabet[Int(state >> 33) % alphabet.count])
+            }
+            let expected = Self.referenceOffsets(frame)
+            let parsed = frame.withUnsafeBytes { buffer in Result { try WireHeader.parse(buffer) } }
+            if expected.count == WireHeader.delimiterCount {
+                let fields = try parsed.get()
+                #expect(fields.config.upperBound == expected[0], "frame \(frame)")
+                #expect(fields.id == (expected[4] + 1)..<expected[5], "frame \(frame)")
+                #expect(fields.bodyOffset == expected[5] + 1, "frame \(frame)")
+            } else {
+                #expect(throws: WireHeaderError.tooFewFields(found: expected.count)) { try parsed.get() }
+            }
+        }
+    }
 }
