@@ -6,6 +6,7 @@
 // Layers (each module depends only on the ones above it):
 //   CZeroMQ      system library: libzmq's C API (module map + one-line shim)
 //   ZeroMQ       Swift wrapper: context, sockets, messages, polling, typed errors, buffer pool
+//   CZManagerShims   header-only C helpers the core's hot path inlines (the header scan)
 //   ZManager     the core: action keys, flows, mapping, wire codec, Subject / Worker / IM
 //   CBareTopology    the bare topology's stages in C (the calibration), used by the harness
 //                    and by zmanager-bare-c, the standalone C reference program
@@ -62,11 +63,13 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(name: "Pickle", swiftSettings: strict),
+        .target(name: "CZManagerShims"),
         .target(
             name: "ZManager",
             dependencies: [
                 "ZeroMQ",
                 "Pickle",
+                "CZManagerShims",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
             ],

@@ -11,15 +11,17 @@ public import ZeroMQ
 public final class ZManagerClient {
     let push: Socket
     let sub: Socket
-    /// The form requests are sent in; the core answers in the same form.
-    public let form: WireForm
+    /// The form requests are sent in; the core answers each request in its form. `nil`
+    /// (the default) picks it per request by body size, ``WireForm/preferred(forBodyCount:)``:
+    /// one frame for small bodies, two from ``WireForm/splitThreshold`` up.
+    public let form: WireForm?
     /// The `source` field of requests (DigitalPy's service id).
     public let sender: String
     private var receiveFrame = Message()
     private var bodyFrame = Message()
 
     public init(context: Context, subject: String, integrationManager: String,
-                form: WireForm = .split, sender: String = "client", highWaterMark: Int = 10_000) throws(ZMQError) {
+                form: WireForm? = nil, sender: String = "client", highWaterMark: Int = 10_000) throws(ZMQError) {
         push = try Socket(context, .push)
         try push.setSendHighWaterMark(highWaterMark)
         try push.connect(subject)
@@ -105,7 +107,7 @@ public final class ZManagerClient {
         let result: Result<Void, ZMQError> = idBytes.withUnsafeBytes { idBuffer in
             body.withUnsafeBytes { bodyBuffer in
                 Result { () throws(ZMQError) in
-                    try Outbound.send(prefix: prefix, id: idBuffer, form: form, body: bodyBuffer,
+                    try Outbound.send(prefix: prefix, id: idBuffer, form: form ?? .preferred(forBodyCount: body.count), body: bodyBuffer,
                                       bodyMessage: &unused, useBodyMessage: false, to: push, pool: .shared)
                 }
             }

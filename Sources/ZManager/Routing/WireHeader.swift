@@ -1,3 +1,4 @@
+import CZManagerShims
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -182,60 +183,36 @@ public enum WireHeader {
 
 /// The offsets of the first (up to) six `~` in a buffer, kept in fixed storage so scanning a
 /// header never touches the heap.
+/// The first six `~` of a buffer, found by `zm_find_tildes` (`CZManagerShims`), sixteen bytes
+/// at a time: every role parses every header, and a byte loop, `memchr` per field and a
+/// word-at-a-time Swift scan each measured about 300 instructions for a 74-byte header.
 private struct Delimiters {
-    private var offsets: (Int, Int, Int, Int, Int, Int) = (0, 0, 0, 0, 0, 0)
-    private(set) var count = 0
+    private var offsets: (Int64, Int64, Int64, Int64, Int64, Int64) = (0, 0, 0, 0, 0, 0)
+    let count: Int
 
-    /// Finds the first six `~` eight bytes at a time: every role parses every header, a
-    /// byte-by-byte loop here was once the hottest function of the core, and `memchr` per
-    /// field still cost about 300 instructions on a 54-byte header (its set-up per call
-    /// dominates at these lengths).
-    init(scanning bytes: UnsafeRawBufferPointer) {
-        guard let base = bytes.baseAddress else { return }
-        let n = bytes.count
-        let low7: UInt64 = 0x7F7F_7F7F_7F7F_7F7F
-        let pattern: UInt64 = 0x0101_0101_0101_0101 &* UInt64(WireHeader.delimiter)
-        var i = 0
-        while i + 8 <= n {
-            let x = UInt64(littleEndian: base.loadUnaligned(fromByteOffset: i, as: UInt64.self)) ^ pattern
-            // High bit set exactly in the bytes of x that are zero (no false positives,
-            // unlike the shorter `(x - 0x01…) & ~x & 0x80…`).
-            var zeros = ~(((x & low7) &+ low7) | x | low7)
-            while zeros != 0 {
-                if record(i + zeros.trailingZeroBitCount >> 3) { return }
-                zeros &= zeros &- 1
-            }
-            i += 8
-        }
-        while i < n {
-            if base.load(fromByteOffset: i, as: UInt8.self) == WireHeader.delimiter, record(i) { return }
-            i += 1
-        }
-    }
-
-    /// Stores the next delimiter's offset; true once all six are found.
     @inline(__always)
-    private mutating func record(_ offset: Int) -> Bool {
-        switch count {
-        case 0: offsets.0 = offset
-        case 1: offsets.1 = offset
-        case 2: offsets.2 = offset
-        case 3: offsets.3 = offset
-        case 4: offsets.4 = offset
-        default: offsets.5 = offset
+    init(scanning bytes: UnsafeRawBufferPointer) {
+        guard let base = bytes.baseAddress else {
+            count = 0
+            return
         }
-        count += 1
-        return count == WireHeader.delimiterCount
+        let found = withUnsafeMutablePointer(to: &offsets) { tuple in
+            tuple.withMemoryRebound(to: Int64.self, capacity: WireHeader.delimiterCount) { out in
+                zm_find_tildes(base.assumingMemoryBound(to: UInt8.self), bytes.count, Int32(WireHeader.delimiterCount), out)
+            }
+        }
+        count = Int(found)
     }
 
+    @inline(__always)
     subscript(k: Int) -> Int {
         switch k {
-        case 0: offsets.0
-        case 1: offsets.1
-        case 2: offsets.2
-        case 3: offsets.3
-        case 4: offsets.4
-        default: offsets.5
+        case 0: Int(offsets.0)
+        case 1: Int(offsets.1)
+        case 2: Int(offsets.2)
+        case 3: Int(offsets.3)
+        case 4: Int(offsets.4)
+        default: Int(offsets.5)
         }
     }
 }

@@ -262,14 +262,20 @@ struct LoadGenerator {
             if !wire.parkedPrefix.isEmpty && head.starts(with: wire.parkedPrefix) {
                 // Answer as the external party: same id, the body goes back as it came.
                 guard let resume else { return .parked }
-                let id: [UInt8] = head.withUnsafeBytes { frame in
-                    guard let fields = try? WireHeader.parse(frame) else { return [] }
-                    return Array(fields.bytes(.id, in: frame))
+                let (id, bodyOffset): ([UInt8], Int) = head.withUnsafeBytes { frame in
+                    guard let fields = try? WireHeader.parse(frame) else { return ([], frame.count) }
+                    return (Array(fields.bytes(.id, in: frame)), fields.bodyOffset)
                 }
-                var header = Message(copying: resumePrefix + id + [WireHeader.delimiter])
                 do {
-                    _ = try resume.send(&header, more: true)
-                    _ = try resume.send(&frames.payload)
+                    // In the form the request came in: two frames, or one with the body after the header.
+                    if split {
+                        var header = Message(copying: resumePrefix + id + [WireHeader.delimiter])
+                        _ = try resume.send(&header, more: true)
+                        _ = try resume.send(&frames.payload)
+                    } else {
+                        var frame = Message(copying: resumePrefix + id + [WireHeader.delimiter] + head[bodyOffset...])
+                        _ = try resume.send(&frame)
+                    }
                 } catch {
                     return .error("could not resume a parked request: \(error)")
                 }

@@ -231,6 +231,9 @@ public struct PointParameters: Codable, Sendable, Equatable {
     public var warmupSeconds: Double
     public var measureSeconds: Double?
     public var measureMessages: Int?
+    /// The wire form requests were sent to ZManager in, `single` or `split` (`workload.form`,
+    /// with `auto` resolved). Absent in results written before the key existed (split).
+    public var wireForm: String?
 
     public init(transport: String, deployment: String, workers: Int, highWaterMark: Int, payloadSize: Int,
                 payloadDistribution: String, flow: String, handler: String, loadModel: String, inFlight: Int?,

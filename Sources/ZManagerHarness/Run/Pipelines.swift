@@ -127,7 +127,7 @@ final class ZManagerPipeline: PipelineUnderTest {
         let flow = BenchmarkFlows.name(point.flow)
         var subscriptions = [Topics.resultPrefix(flow: flow), Topics.errorPrefix]
         if point.flow == .async { subscriptions.append(Topics.parkedPrefix(flow: flow)) }
-        wire = PipelineWire(form: point.form == .single ? .single : .split, requestPrefix: PipelineWire.requestPrefix(flow: flow),
+        wire = PipelineWire(form: point.form.wireForm(for: point.payload), requestPrefix: PipelineWire.requestPrefix(flow: flow),
                             resultPrefix: Array(Topics.resultPrefix(flow: flow).utf8),
                             parkedPrefix: point.flow == .async ? Array(Topics.parkedPrefix(flow: flow).utf8) : [],
                             subscriptions: subscriptions)

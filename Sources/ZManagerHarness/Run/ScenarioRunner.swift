@@ -115,7 +115,7 @@ public struct ScenarioRunner {
             // In each form the pipelines were driven with: ZManager's, and the bare topology's
             // single frame when calibrated; the headroom is the smaller of the two.
             progress?(index, total, scenario.repeats - 1, scenario.repeats, "generator alone \(point.id)")
-            let zmanagerForm: WireForm = point.form == .single ? .single : .split
+            let zmanagerForm = point.form.wireForm(for: point.payload)
             let (alone, _) = try measure(point, pipeline: .loopback(zmanagerForm))
             var headroom = alone.messagesPerSecond / max(medianZ.0.messagesPerSecond, 1e-9)
             var ceiling = GeneratorCeiling(messagesPerSecond: alone.messagesPerSecond,
@@ -229,6 +229,7 @@ extension PointParameters {
                   flow: p.flow.rawValue, handler: p.handler.description, loadModel: model, inFlight: inFlight,
                   targetRate: rate, warmupSeconds: seconds(p.warmup), measureSeconds: p.measureDuration.map(seconds),
                   measureMessages: p.measureMessages)
+        wireForm = p.form.wireForm(for: p.payload) == .single ? "single" : "split"
     }
 }
 

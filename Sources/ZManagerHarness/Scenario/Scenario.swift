@@ -1,3 +1,5 @@
+public import ZManager
+
 /// A benchmark scenario: what to run (topology, workload), how to load it, for how long,
 /// and which parameters to sweep. Read from YAML by ``ScenarioFile``; `docs/SCENARIOS.md`
 /// documents every key.
@@ -97,12 +99,25 @@ public struct PointSpec: Sendable, Equatable {
         case ramp(from: Double, to: Double)
     }
 
-    /// How the load generator sends requests to ZManager: two frames `[header][body]`
-    /// (Swift peers' form) or DigitalPy's single frame. The bare topology is always single.
-    public enum Form: String, Sendable, CaseIterable { case split, single }
+    /// How the load generator sends requests to ZManager: two frames `[header][body]`,
+    /// DigitalPy's single frame, or `auto`, what `ZManagerClient` does by default (single
+    /// below ``WireForm/splitThreshold``, split from there, decided here by the payload's mean
+    /// size). The bare topology is always single.
+    public enum Form: String, Sendable, CaseIterable {
+        case auto, split, single
+
+        /// The form requests of `payload` are sent in.
+        public func wireForm(for payload: Payload) -> WireForm {
+            switch self {
+            case .split: .split
+            case .single: .single
+            case .auto: .preferred(forBodyCount: payload.mean)
+            }
+        }
+    }
 
     public var transport: Transport = .tcp
-    public var form = Form.split
+    public var form = Form.auto
     public var deployment: Deployment = .threads
     public var workers = 2
     public var highWaterMark = 10_000

@@ -113,7 +113,7 @@ public enum ScenarioFile {
         point.payload = try payload(reader("workload.payload"))
         point.flow = PointSpec.FlowKind(rawValue: try reader("workload.flow").choice(PointSpec.FlowKind.allCases.map(\.rawValue), default: "echo"))!
         point.handler = try handler(reader("workload.handler"))
-        point.form = PointSpec.Form(rawValue: try reader("workload.form").choice(PointSpec.Form.allCases.map(\.rawValue), default: "split"))!
+        point.form = PointSpec.Form(rawValue: try reader("workload.form").choice(PointSpec.Form.allCases.map(\.rawValue), default: "auto"))!
 
         let model = try reader("load.model").choice(["closed", "open", "ramp"], default: "closed")
         switch model {
