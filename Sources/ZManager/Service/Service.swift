@@ -25,6 +25,8 @@ public final class Service {
     /// exclusivity: only the role's own thread touches it, one send at a time, and the
     /// dynamic check cost about 150 instructions per message.
     @exclusivity(unchecked) var outbox = Outbox()
+    /// The last header looked up and its position (same thread, same unchecked exclusivity).
+    @exclusivity(unchecked) var positions = PositionCache()
     let errorBody: ErrorBodyEncoder
     public let name: String
     /// The header prefixes this service subscribed to.
@@ -87,7 +89,7 @@ public final class Service {
         do {
             while true {
                 guard case .message = try inbound.receive(from: sub, maxSize: limits.maxMessageSize) else { continue }
-                guard let position = inbound.position(in: routing.flows),
+                guard let position = positions.position(of: inbound, in: routing.flows),
                       let handler = handlers[position.flow][position.step]
                 else { continue }  // a prefix match on another step: not ours
                 response.reset()

@@ -29,6 +29,8 @@ public final class Subject {
     /// exclusivity: only the role's own thread touches it, one send at a time, and the
     /// dynamic check cost about 150 instructions per message.
     @exclusivity(unchecked) var outbox = Outbox()
+    /// The last header looked up and its position (same thread, same unchecked exclusivity).
+    @exclusivity(unchecked) var positions = PositionCache()
     let errorBody: ErrorBodyEncoder
     /// Unchecked exclusivity for the same reason as `outbox`: the Subject's thread only.
     @exclusivity(unchecked) var parked: ParkedFlows
@@ -111,7 +113,7 @@ public final class Subject {
     private func route(_ inbound: inout Inbound) throws(ZMQError) {
         // The flow position is looked up only where it is used (Push, ASYNC answers):
         // forwarded steps go on as they are.
-        func position() -> FlowPosition? { inbound.position(in: routing.flows) }
+        func position() -> FlowPosition? { positions.position(of: inbound, in: routing.flows) }
         if inbound.field(.action, equals: Self.push) {
             statistics.flowsStarted.add(1, ordering: .relaxed)
             guard let position = position() else { return unknown(&inbound) }
@@ -177,7 +179,7 @@ public final class Subject {
             try outbox.send(prefix: prefix, id: inbound.headBytes, form: .single, body: UnsafeRawBufferPointer(start: nil, count: 0),
                             bodyMessage: &empty, useBodyMessage: false, to: toIntegrationManager, pool: pool)
         case .park:
-            guard let position = inbound.position(in: routing.flows),
+            guard let position = positions.position(of: inbound, in: routing.flows),
                   routing.kind(position) == .async
             else { return unknown(&inbound) }
             try park(&inbound, at: position)

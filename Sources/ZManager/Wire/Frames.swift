@@ -155,6 +155,10 @@ struct StaticBytes: Sendable {
             }
             i += 8
         }
+        if i < n && n >= 8 {
+            // The tail as the last eight bytes, overlapping bytes already compared.
+            return a.loadUnaligned(fromByteOffset: n - 8, as: UInt64.self) == b.loadUnaligned(fromByteOffset: n - 8, as: UInt64.self)
+        }
         while i < n {
             if a.load(fromByteOffset: i, as: UInt8.self) != b.load(fromByteOffset: i, as: UInt8.self) { return false }
             i += 1

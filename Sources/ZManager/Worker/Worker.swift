@@ -33,6 +33,8 @@ public final class Worker {
     /// exclusivity: only the role's own thread touches it, one send at a time, and the
     /// dynamic check cost about 150 instructions per message.
     @exclusivity(unchecked) var outbox = Outbox()
+    /// The last header looked up and its position (same thread, same unchecked exclusivity).
+    @exclusivity(unchecked) var positions = PositionCache()
     let errorBody: ErrorBodyEncoder
     public let name: String
 
@@ -123,7 +125,7 @@ public final class Worker {
     }
 
     private func execute(_ inbound: inout Inbound, _ state: inout ExecutionState) throws(ZMQError) {
-        guard var position = inbound.position(in: routing.flows) else {
+        guard var position = positions.position(of: inbound, in: routing.flows) else {
             let flow = inbound.flowString
             let missing = routing.missingPosition(flow: flow)
             return fail(missing.kind, flow: flow, id: inbound.idString, missing.text, form: inbound.form)

@@ -1,5 +1,6 @@
 import Testing
 @testable import ZManager
+import ZeroMQ
 
 @Suite("Routing: lookups from header bytes")
 struct RoutingFlowByteIndexTests {
@@ -67,5 +68,71 @@ struct RoutingFlowByteIndexTests {
         for missing in ["Flow300", "Flow-1", "flow1", "Flow1 ", "FFF", ""] {
             #expect(Array(missing.utf8).withUnsafeBytes { table.flowIndex(utf8: $0) } == nil, "\(missing)")
         }
+    }
+}
+
+@Suite("Routing: the position cache")
+struct PositionCacheTests {
+    static let flows = """
+        [A]
+        ?A?Push
+        Subject?A?work
+        ??done
+        [Bravo_flow_with_a_longer_name]
+        ?Bravo_flow_with_a_longer_name?Push
+        Subject?Bravo_flow_with_a_longer_name?work
+        ??done
+        """
+
+    /// Receives `frames` one by one through a PULL socket and returns each one's position
+    /// through the cache and through a fresh lookup.
+    static func positions(_ frames: [String]) throws -> [(cached: FlowPosition?, fresh: FlowPosition?)] {
+        let table = try FlowTable(parsing: flows, path: "cache.ini")
+        let context = try Context()
+        defer { context.terminate() }
+        let pull = try Socket(context, .pull)
+        try pull.bind("inproc://position-cache")
+        let push = try Socket(context, .push)
+        try push.connect("inproc://position-cache")
+        var cache = PositionCache()
+        var inbound = Inbound()
+        var answers: [(FlowPosition?, FlowPosition?)] = []
+        for frame in frames {
+            _ = try push.send(string: frame)
+            guard case .message = try inbound.receive(from: pull, maxSize: 1 << 20) else {
+                Issue.record("no message for \(frame)")
+                continue
+            }
+            answers.append((cache.position(of: inbound, in: table), inbound.position(in: table)))
+        }
+        pull.close()
+        push.close()
+        return answers
+    }
+
+    @Test("a repeated header hits, a changed field or length misses, unknown flows are never cached")
+    func cacheAgreesWithLookup() throws {
+        let long = "Bravo_flow_with_a_longer_name"
+        let frames = [
+            "A~~svc~~Push~1~x", "A~~svc~~Push~2~y",          // same key part, other ids
+            "A~~Subject~A~work~3~", "A~~Subject~A~work~3~",  // step 1 twice
+            "A~~svc~~Push~4~",                               // back to step 0
+            "A~~svc~~Pusx~5~",                               // same length, one byte differs: no step
+            "B~~svc~~Push~6~",                               // unknown flow, same length
+            "A~~svc~~Push~7~",
+            "\(long)~~svc~~Push~8~", "\(long)~~Subject~\(long)~work~9~", "\(long)~~Subject~\(long)~work~10~",
+            "\(long)~~Subject~\(long)~worK~11~",             // differs in the overlapping tail word
+        ]
+        let answers = try Self.positions(frames)
+        #expect(answers.count == frames.count)
+        for (frame, answer) in zip(frames, answers) {
+            #expect(answer.cached == answer.fresh, "\(frame)")
+        }
+        #expect(answers[0].cached == FlowPosition(flow: 0, step: 0))
+        #expect(answers[2].cached == FlowPosition(flow: 0, step: 1))
+        #expect(answers[5].cached == nil)
+        #expect(answers[6].cached == nil)
+        #expect(answers[10].cached == FlowPosition(flow: 1, step: 1))
+        #expect(answers[11].cached == nil)
     }
 }
