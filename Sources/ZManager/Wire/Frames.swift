@@ -144,8 +144,9 @@ struct StaticBytes: Sendable {
         return bytes.withUnsafeBytes { Self.same($0.baseAddress!, other.baseAddress!, count: n) }
     }
 
-    /// Compares eight bytes at a time, then the tail: header fields are a few to a few dozen
-    /// bytes, where calling `memcmp` (about 20 instructions of set-up) costs more than this.
+    /// Compares eight bytes at a time, then the tail with overlapping loads: header fields
+    /// are a few to a few dozen bytes, where calling `memcmp` (about 20 instructions of
+    /// set-up) or a byte loop costs more than this. `n` must be at least 1.
     @inline(__always)
     static func same(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, count n: Int) -> Bool {
         var i = 0
@@ -155,15 +156,21 @@ struct StaticBytes: Sendable {
             }
             i += 8
         }
-        if i < n && n >= 8 {
-            // The tail as the last eight bytes, overlapping bytes already compared.
+        if i == n { return true }
+        // The rest by two overlapping loads: the last eight bytes (after a word compare), or
+        // for short fields such as `Push` the first and last four, two or one bytes.
+        if n >= 8 {
             return a.loadUnaligned(fromByteOffset: n - 8, as: UInt64.self) == b.loadUnaligned(fromByteOffset: n - 8, as: UInt64.self)
         }
-        while i < n {
-            if a.load(fromByteOffset: i, as: UInt8.self) != b.load(fromByteOffset: i, as: UInt8.self) { return false }
-            i += 1
+        if n >= 4 {
+            return a.loadUnaligned(as: UInt32.self) == b.loadUnaligned(as: UInt32.self)
+                && a.loadUnaligned(fromByteOffset: n - 4, as: UInt32.self) == b.loadUnaligned(fromByteOffset: n - 4, as: UInt32.self)
         }
-        return true
+        if n >= 2 {
+            return a.loadUnaligned(as: UInt16.self) == b.loadUnaligned(as: UInt16.self)
+                && a.loadUnaligned(fromByteOffset: n - 2, as: UInt16.self) == b.loadUnaligned(fromByteOffset: n - 2, as: UInt16.self)
+        }
+        return a.load(as: UInt8.self) == b.load(as: UInt8.self)
     }
 }
 
@@ -200,6 +207,13 @@ struct Outbox: ~Copyable {
         switch form {
         case .single:
             pool.fill(&frame, count: headerCount + bytes.count) { out in
+                if let idBase = id.baseAddress, let bodyBase = bytes.baseAddress, idBase + id.count + 1 == bodyBase {
+                    // `id~body` straight from the received frame: one copy instead of three.
+                    prefix.bytes.withUnsafeBytes { out.copyMemory(from: $0) }
+                    UnsafeMutableRawBufferPointer(rebasing: out[prefix.bytes.count...])
+                        .copyMemory(from: UnsafeRawBufferPointer(start: idBase, count: id.count + 1 + bytes.count))
+                    return
+                }
                 Outbound.writeHeader(prefix, id, into: out)
                 if bytes.count > 0 {
                     UnsafeMutableRawBufferPointer(rebasing: out[headerCount...]).copyMemory(from: bytes)

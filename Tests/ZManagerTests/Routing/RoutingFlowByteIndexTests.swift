@@ -136,3 +136,23 @@ struct PositionCacheTests {
         #expect(answers[11].cached == nil)
     }
 }
+
+@Suite("Routing: field comparison")
+struct StaticBytesTests {
+    @Test("equal only when every byte is: each length 0-40, a difference at each position")
+    func comparesEveryByte() {
+        for n in 0...40 {
+            let text = String((0..<n).map { Character(UnicodeScalar(UInt8(97 + $0 % 26))) })
+            let field = StaticBytes(text)
+            var same = Array(text.utf8)
+            #expect(same.withUnsafeBytes { field.equals($0) }, "length \(n)")
+            for k in 0..<n {
+                same[k] ^= 0x20
+                #expect(!same.withUnsafeBytes { field.equals($0) }, "length \(n), byte \(k)")
+                same[k] ^= 0x20
+            }
+            let longer = Array(text.utf8) + [0x61]
+            #expect(!longer.withUnsafeBytes { field.equals($0) }, "length \(n) + 1")
+        }
+    }
+}
