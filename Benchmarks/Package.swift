@@ -17,6 +17,8 @@
 //   Pipeline           the whole ZManager topology (Subject, worker, Integration Manager) vs a
 //                      bare libzmq pipeline with the same hops, same client: per request msg/s,
 //                      CPU, mallocs (malloc regression gate on the core's allocations)
+//   Recording          the load generator's per-answer recording (clock, sequence bitmap,
+//                      HdrHistogram): the instrument's 50 ns budget per sample
 // The transfer bodies live once, in the ZeroMQBenchmarkKit library.
 import PackageDescription
 
@@ -101,6 +103,13 @@ let package = Package(
             path: "Benchmarks/ZeroCopySweepJemalloc",
             swiftSettings: swiftSettings,
             linkerSettings: [.linkedLibrary("jemalloc")],
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
+        .executableTarget(
+            name: "Recording",
+            dependencies: benchmarkDependencies + [.product(name: "ZManagerHarness", package: "ZManager")],
+            path: "Benchmarks/Recording",
+            swiftSettings: swiftSettings,
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
         .executableTarget(

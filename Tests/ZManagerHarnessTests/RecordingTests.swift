@@ -26,6 +26,25 @@ struct RecordingTests {
         #expect(a.uncorrected.valueAtPercentile(99) <= 2_100)
     }
 
+    @Test func theBenchmarkedRecorderDoesWhatTheGeneratorDoes() {
+        for openLoop in [false, true] {
+            var recorder = AnswerRecorder(first: 10, openLoop: openLoop)
+            let first = recorder.record(seq: 10, intended: 100, sent: 150, received: 1_100)
+            let second = recorder.record(seq: 12, intended: 200, sent: 200, received: 2_200)
+            let duplicate = recorder.record(seq: 12, intended: 200, sent: 200, received: 2_300)
+            #expect(first && second)
+            #expect(!duplicate, "a duplicate is refused")
+            #expect(recorder.recorded == 2)
+            let corrected = recorder.recorder.corrected
+            #expect(corrected.totalCount == 2)
+            // Open loop measures from the intended time (1 000 ns for the late send), closed
+            // loop from the actual send (950 ns); both record 2 000 ns for the second answer.
+            #expect(corrected.valueAtPercentile(0) == (openLoop ? 1_000 : 950))
+            #expect(corrected.valueAtPercentile(100) == 2_000)
+            #expect(recorder.recorder.uncorrected.totalCount == (openLoop ? 2 : 0))
+        }
+    }
+
     @Test func payloadSizesFollowTheDistributionAndHoldTheHeader() {
         var fixed = PayloadSizes(.fixed(8))
         #expect(fixed.next() == PayloadSizes.minimum)

@@ -147,3 +147,45 @@ struct PayloadSizes {
         return max(size, Self.minimum)
     }
 }
+
+/// What the load generator does with each measured answer, for benchmarking it alone
+/// (`Benchmarks/Benchmarks/Recording`): read the clock, mark the sequence number seen, record
+/// the latency (closed loop: one histogram; open loop: corrected and uncorrected). The same
+/// types and calls as the generator's receive loop, nothing else.
+public struct AnswerRecorder {
+    var tracker: SequenceTracker
+    var recorder = LatencyRecorder()
+    let openLoop: Bool
+
+    /// Answers carry sequence numbers from `first` on.
+    public init(first: UInt64, openLoop: Bool) {
+        tracker = SequenceTracker(first: first)
+        self.openLoop = openLoop
+    }
+
+    /// Records one answer sent at `sent` (and due at `intended`, open loop); false for a
+    /// duplicate.
+    @inline(__always)
+    public mutating func record(seq: UInt64, intended: UInt64, sent: UInt64) -> Bool {
+        record(seq: seq, intended: intended, sent: sent, received: monotonicNanoseconds())
+    }
+
+    /// ``record(seq:intended:sent:)`` with the receive time given: the recording alone,
+    /// without the clock read.
+    @inline(__always)
+    public mutating func record(seq: UInt64, intended: UInt64, sent: UInt64, received: UInt64) -> Bool {
+        guard tracker.record(seq) else { return false }
+        if openLoop {
+            recorder.record(intended: intended, sent: sent, received: received)
+        } else {
+            recorder.record(sent: sent, received: received)
+        }
+        return true
+    }
+
+    /// Answers recorded (duplicates not counted).
+    public var recorded: Int { tracker.unique }
+
+    /// The current monotonic clock, nanoseconds (the generator's clock).
+    public static func now() -> UInt64 { monotonicNanoseconds() }
+}
