@@ -206,6 +206,29 @@ struct ReportTests {
         for column in PointTable.columns { #expect(html.contains(">\(HTML.escape(column.header))</th>")) }
     }
 
+    @Test func throughputPointsCarryTheirRepeatSpreadAndStagesGetAChart() throws {
+        var result = ReportSamples.run()
+        // Closed-loop points have 5 repeats (±4 %): one error bar per ZManager point; the bare
+        // side has no repeats here, so none.
+        let closed = result.points.filter { $0.parameters.targetRate == nil }
+        var html = HTMLReport(result).render()
+        #expect(ReportSamples.occurrences(of: "<g class=\"errorbar\"", in: html) == closed.count)
+        #expect(!html.contains("class=\"chart stage-cpu\""), "no stages measured: no stage chart")
+        #expect(html.contains("No CPU per stage was measured."))
+        // Stages on the first point: a chart with a bar per pipeline, a segment per stage.
+        result.points[0].zmanager.stages = [StageCPUUsage(stage: "subject", cpuMicrosecondsPerMessage: 1.2, threads: 1),
+                                            StageCPUUsage(stage: "worker", cpuMicrosecondsPerMessage: 1.5, threads: 2),
+                                            StageCPUUsage(stage: "integration-manager", cpuMicrosecondsPerMessage: 0.8, threads: 1)]
+        result.points[0].bare?.stages = [StageCPUUsage(stage: "subject", cpuMicrosecondsPerMessage: 0.4, threads: 1),
+                                         StageCPUUsage(stage: "worker", cpuMicrosecondsPerMessage: 0.5, threads: 2)]
+        html = HTMLReport(result).render()
+        #expect(ReportSamples.occurrences(of: "class=\"chart stage-cpu\"", in: html) == 1)
+        #expect(ReportSamples.occurrences(of: "<rect class=\"stage\"", in: html) == 5)
+        #expect(html.contains("\(result.points[0].id) · ZManager: worker 1.50 µs per message"))
+        #expect(html.contains(">3.50</text>"), "the ZManager bar's total")
+        #expect(WellFormedness.check(html).error == nil, "\(WellFormedness.check(html).error ?? "")")
+    }
+
     @Test func curvesFallBackToThePercentilesAndEscapeText() throws {
         var result = RunResultTests.sample()
         result.points[0].id = "odd <id> & \"quotes\""

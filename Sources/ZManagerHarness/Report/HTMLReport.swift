@@ -51,7 +51,8 @@ public struct HTMLReport: Sendable {
                              charts: charts.latencyCharts(), empty: "No latency recorded.")
         let singleWorkerCount = charts.closedLoopWorkerCounts.count == 1
         html += chartSection(id: "throughput", title: "Throughput vs. workers",
-                             key: "Closed-loop points. Solid: ZManager. Dashed, hollow markers: the bare libzmq pipeline of the same run."
+                             key: "Closed-loop points. Solid: ZManager. Dashed, hollow markers: the bare libzmq pipeline of the same run. "
+                                + "Vertical bars: lowest to highest of the repeats."
                                 + (singleWorkerCount ? " Every point ran with the same worker count: sweep topology.workers in the "
                                    + "scenario's matrix to see scaling (with a CPU-costly handler, on 2 cores)." : ""),
                              charts: charts.throughputCharts(),
@@ -61,6 +62,7 @@ public struct HTMLReport: Sendable {
                                 + "A red ring marks a point whose target rate was NOT reached.",
                              charts: charts.rateCharts(),
                              empty: "No open-loop points: rate vs. latency needs open-loop load (a target rate).")
+        html += stageSection()
         html += tableSections()
         html += "</body>\n</html>\n"
         return html
@@ -115,6 +117,17 @@ public struct HTMLReport: Sendable {
         html += "<p class=\"key\">\(HTML.escape(key))</p>\n<div class=\"charts\">\n"
         for chart in charts { html += chart.html() }
         return html + "</div>\n"
+    }
+
+    private func stageSection() -> String {
+        var html = "<h2 id=\"stages\">CPU per message per stage</h2>\n"
+        let charts = runs.enumerated().compactMap { index, run in
+            StageCPUChart.chart(run.result, caption: runs.count > 1 ? "run \(index + 1): \(run.label)" : run.result.scenario)
+        }
+        guard !charts.isEmpty else { return html + "<p class=\"key\">No CPU per stage was measured.</p>\n" }
+        html += "<p class=\"key\">CPU µs per message received, from the start of the measure phase to the last measured "
+            + "receive, by the threads of each stage (the table below has the figures). Per point: ZManager, then the bare topology.</p>\n"
+        return html + charts.map { $0.html() }.joined()
     }
 
     private func tableSections() -> String {
@@ -402,6 +415,8 @@ struct ChartPoint: Sendable {
     var tooltip: String? = nil
     /// Drawn with a red ring (a target rate not reached).
     var flagged: Bool = false
+    /// The spread of the repeats (lowest, highest), drawn as a vertical error bar.
+    var spread: (low: Double, high: Double)? = nil
 }
 
 struct ChartLine: Sendable {
@@ -478,6 +493,16 @@ struct Chart: Sendable {
                 + (line.dash.map { " stroke-dasharray=\"\($0)\"" } ?? "")
                 + (line.opacity < 1 ? " stroke-opacity=\"\(SVG.n(line.opacity))\"" : "")
                 + "><title>\(HTML.escape(line.title))</title></polyline>\n"
+        }
+        for line in lines {
+            for point in line.points {
+                guard let spread = point.spread, spread.high > spread.low else { continue }
+                let cx = px(point.x), low = py(spread.low), high = py(spread.high)
+                svg += "<g class=\"errorbar\" stroke=\"\(line.color)\" stroke-width=\"1.2\"><title>\(HTML.escape("repeats: \(Format.rate(spread.low))–\(Format.rate(spread.high))"))</title>"
+                    + "<line x1=\"\(SVG.n(cx))\" y1=\"\(SVG.n(low))\" x2=\"\(SVG.n(cx))\" y2=\"\(SVG.n(high))\"/>"
+                    + "<line x1=\"\(SVG.n(cx - 4))\" y1=\"\(SVG.n(low))\" x2=\"\(SVG.n(cx + 4))\" y2=\"\(SVG.n(low))\"/>"
+                    + "<line x1=\"\(SVG.n(cx - 4))\" y1=\"\(SVG.n(high))\" x2=\"\(SVG.n(cx + 4))\" y2=\"\(SVG.n(high))\"/></g>\n"
+            }
         }
         for line in lines {
             guard let marker = line.marker else { continue }
@@ -704,15 +729,19 @@ struct ChartBuilder {
                     let zmanager = members.map {
                         ChartPoint(x: Double($0.parameters.workers), y: $0.zmanager.messagesPerSecond,
                                    tooltip: "\(seriesLabel), \($0.parameters.workers) workers: \(Format.rate($0.zmanager.messagesPerSecond)) msg/s"
-                                    + ($0.ratios.map { " (\(Format.ratio($0.throughput)) × bare)" } ?? ""))
+                                    + ($0.ratios.map { " (\(Format.ratio($0.throughput)) × bare)" } ?? ""),
+                                   spread: Self.spread($0.repeats))
                     }
                     let bare = members.compactMap { point in
                         point.bare.map {
                             ChartPoint(x: Double(point.parameters.workers), y: $0.messagesPerSecond,
-                                       tooltip: "\(seriesLabel), bare libzmq, \(point.parameters.workers) workers: \(Format.rate($0.messagesPerSecond)) msg/s")
+                                       tooltip: "\(seriesLabel), bare libzmq, \(point.parameters.workers) workers: \(Format.rate($0.messagesPerSecond)) msg/s",
+                                       spread: Self.spread(point.bareRepeats ?? []))
                         }
                     }
                     values += zmanager.map(\.y) + bare.map(\.y)
+                        + zmanager.compactMap { $0.spread?.high } + bare.compactMap { $0.spread?.high }
+                        + zmanager.compactMap { $0.spread?.low } + bare.compactMap { $0.spread?.low }
                     lines.append(ChartLine(points: zmanager, color: color, width: overlay ? Self.overlayWidth(run: runIndex) : 2,
                                            cssClass: "throughput zmanager",
                                            title: "\(seriesLabel): ZManager", marker: marker))
@@ -728,6 +757,13 @@ struct ChartBuilder {
             let yAxis = ChartAxis.automatic(values, title: "messages per second") { Format.rate($0) }
             return Chart(caption: transport, x: xAxis, y: yAxis, lines: lines, legend: legend)
         }
+    }
+
+    /// Lowest and highest throughput over the repeats, nil for fewer than two.
+    static func spread(_ repeats: [Measurement]) -> (low: Double, high: Double)? {
+        let rates = repeats.map(\.messagesPerSecond)
+        guard rates.count >= 2, let low = rates.min(), let high = rates.max() else { return nil }
+        return (low, high)
     }
 
     // MARK: Rate vs. latency
