@@ -224,7 +224,9 @@ struct ReportTests {
         html = HTMLReport(result).render()
         #expect(ReportSamples.occurrences(of: "class=\"chart stage-cpu\"", in: html) == 1)
         #expect(ReportSamples.occurrences(of: "<rect class=\"stage\"", in: html) == 5)
-        #expect(html.contains("\(result.points[0].id) · ZManager: worker 1.50 µs per message"))
+        let first = result.points[0].parameters
+        let workers = first.workers == 2 ? "" : ", \(first.workers) worker\(first.workers == 1 ? "" : "s")"
+        #expect(html.contains("\(first.transport), \(first.deployment)\(workers) · ZManager: worker 1.50 µs per message"))
         #expect(html.contains(">3.50</text>"), "the ZManager bar's total")
         #expect(WellFormedness.check(html).error == nil, "\(WellFormedness.check(html).error ?? "")")
     }

@@ -121,8 +121,8 @@ public struct HTMLReport: Sendable {
 
     private func stageSection() -> String {
         var html = "<h2 id=\"stages\">CPU per message per stage</h2>\n"
-        let charts = runs.enumerated().compactMap { index, run in
-            StageCPUChart.chart(run.result, caption: runs.count > 1 ? "run \(index + 1): \(run.label)" : run.result.scenario)
+        let charts = runs.enumerated().flatMap { index, run in
+            StageCPUChart.charts(run.result, caption: runs.count > 1 ? "run \(index + 1): \(run.label)" : run.result.scenario)
         }
         guard !charts.isEmpty else { return html + "<p class=\"key\">No CPU per stage was measured.</p>\n" }
         html += "<p class=\"key\">CPU µs per message received, from the start of the measure phase to the last measured "

@@ -18,20 +18,32 @@ struct StageCPUChart {
 
     static let width = 760.0, labelWidth = 250.0, right = 60.0, top = 10.0, barHeight = 16.0, gap = 6.0, groupGap = 10.0
 
-    /// One chart per run that measured stages, nil when no point did.
-    static func chart(_ result: RunResult, caption: String) -> StageCPUChart? {
+    /// The charts of a run: one per payload and load (points that differ in those differ by
+    /// orders of magnitude in CPU per message, and one scale would flatten the small ones),
+    /// bars labelled by what else tells the points apart. Empty when no point measured stages.
+    static func charts(_ result: RunResult, caption: String) -> [StageCPUChart] {
         let stages = StageTable.stages(result)
-        guard !stages.isEmpty else { return nil }
-        var bars: [Bar] = []
+        guard !stages.isEmpty else { return [] }
+        var groups: [(key: String, bars: [Bar])] = []
         for point in result.points {
+            let p = point.parameters
+            let key = "\(PointText.payload(p)), \(PointText.load(p))"
+            let name = "\(p.transport), \(p.deployment)" + (p.workers != 2 ? ", \(p.workers) worker\(p.workers == 1 ? "" : "s")" : "")
+            var bars: [Bar] = []
             for (pipeline, measurement) in [("ZManager", Optional(point.zmanager)), ("bare", point.bare)] {
                 guard let measurement, let usage = measurement.stages, !usage.isEmpty else { continue }
                 let byStage = Dictionary(usage.map { ($0.stage, $0.cpuMicrosecondsPerMessage) }, uniquingKeysWith: +)
-                bars.append(Bar(label: "\(point.id) · \(pipeline)",
+                bars.append(Bar(label: "\(name) · \(pipeline)",
                                 segments: stages.compactMap { stage in byStage[stage].map { (stage, max($0, 0)) } }))
             }
+            guard !bars.isEmpty else { continue }
+            if let index = groups.firstIndex(where: { $0.key == key }) {
+                groups[index].bars += bars
+            } else {
+                groups.append((key, bars))
+            }
         }
-        return bars.isEmpty ? nil : StageCPUChart(caption: caption, bars: bars, stages: stages)
+        return groups.map { StageCPUChart(caption: "\(caption): \($0.key)", bars: $0.bars, stages: stages) }
     }
 
     static func color(_ stage: String, in stages: [String]) -> String {
