@@ -128,7 +128,10 @@ struct InstrumentTests {
             phases: {warmup: 100ms, measure: 500ms, drain: 2s}
             calibration: {bare: false, generator: false}
             """)
-        #expect(point.zmanager.unsent == 0)
+        // 1 000 scheduled: a sender descheduled for a moment as the phase ends (other tests
+        // share the cores) may leave a few unsent; at most the 1 % the target rule allows.
+        let unsent = try #require(point.zmanager.unsent)
+        #expect(unsent <= 10, "\(unsent) of 1 000 scheduled messages unsent")
         #expect(point.zmanager.targetRateReached == true)
         #expect(point.zmanager.lost == 0)
         #expect((point.zmanager.sendDelay?.p50 ?? .max) < 1_000_000, "median send delay under 1 ms")

@@ -168,7 +168,10 @@ extension Measurement {
         case .open(let rate):
             let phase = point.measureDuration.map(LoadGenerator.seconds) ?? Double(o.sendElapsedNanoseconds) / 1e9
             achieved = Double(o.sent) / max(phase, 1e-9)
-            targetReached = achieved! >= rate * 0.99 && o.unsent == 0
+            // Missed at a 1 % shortfall. Unsent messages are already missing from `sent`; a
+            // sender a millisecond behind when the phase ends (descheduled on a shared machine)
+            // leaves a few, which are counted and recorded but do not flag the point alone.
+            targetReached = achieved! >= rate * 0.99
         case .ramp:
             achieved = Double(o.sent) / (Double(o.sendElapsedNanoseconds) / 1e9)
             targetReached = o.unsent == 0 ? nil : false
