@@ -109,9 +109,6 @@ struct Inbound: ~Copyable {
 
     var bodyCount: Int { form == .split ? body.count : headBytes.count - fields.bodyOffset }
 
-    /// The bytes of header field `field`.
-    func bytes(_ field: HeaderFields.Field) -> UnsafeRawBufferPointer { fields.bytes(field, in: headBytes) }
-
     /// The id field's bytes.
     var id: UnsafeRawBufferPointer { fields.bytes(.id, in: headBytes) }
 
@@ -146,7 +143,7 @@ struct StaticBytes: Sendable {
 
     /// Compares eight bytes at a time, then the tail with overlapping loads: header fields
     /// are a few to a few dozen bytes, where calling `memcmp` (about 20 instructions of
-    /// set-up) or a byte loop costs more than this. `n` must be at least 1.
+    /// set-up) or a byte loop costs more than this. Any `n`, 0 included.
     @inline(__always)
     static func same(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, count n: Int) -> Bool {
         var i = 0

@@ -422,8 +422,8 @@ struct LoadGenerator {
                     outstanding -= 1
                     if let first = measureFirst, seq >= first, measureLast.map({ seq < $0 }) ?? true {
                         let received = monotonicNanoseconds()
-                        if outcome.tracker.record(seq) {
-                            outcome.recorder.record(sent: sent, received: received)
+                        if LatencyRecorder.recordAnswer(seq, intended: nil, sent: sent, received: received,
+                                                        tracker: &outcome.tracker, into: &outcome.recorder) {
                             lastMeasuredReceive = received
                         }
                     }
@@ -492,8 +492,8 @@ struct LoadGenerator {
             case .result(let seq, let intended, let sent):
                 guard seq < Self.probe, trackerStarted, seq >= first else { continue }
                 let received = monotonicNanoseconds()
-                if outcome.tracker.record(seq) {
-                    outcome.recorder.record(intended: intended, sent: sent, received: received)
+                if LatencyRecorder.recordAnswer(seq, intended: intended, sent: sent, received: received,
+                                                tracker: &outcome.tracker, into: &outcome.recorder) {
                     lastMeasuredReceive = received
                 }
             case .error(let text):

@@ -61,6 +61,22 @@ struct LatencyRecorder {
         _ = corrected.record(received &- min(sent, received))
     }
 
+    /// One measured answer, as every receive loop handles it: marks `seq` seen in `tracker`
+    /// and, unless it is a duplicate, records its latency (`intended` nil: closed loop, the
+    /// message was sent when it was due). Returns false for a duplicate. ``AnswerRecorder``
+    /// calls exactly this, so its benchmark times the generator's own code.
+    @inline(__always)
+    static func recordAnswer(_ seq: UInt64, intended: UInt64?, sent: UInt64, received: UInt64,
+                             tracker: inout SequenceTracker, into recorder: inout LatencyRecorder) -> Bool {
+        guard tracker.record(seq) else { return false }
+        if let intended {
+            recorder.record(intended: intended, sent: sent, received: received)
+        } else {
+            recorder.record(sent: sent, received: received)
+        }
+        return true
+    }
+
     /// Makes `uncorrected` equal `corrected` after a closed-loop run.
     mutating func finishClosedLoop() {
         if mirrored { uncorrected = corrected }
@@ -174,13 +190,8 @@ public struct AnswerRecorder {
     /// without the clock read.
     @inline(__always)
     public mutating func record(seq: UInt64, intended: UInt64, sent: UInt64, received: UInt64) -> Bool {
-        guard tracker.record(seq) else { return false }
-        if openLoop {
-            recorder.record(intended: intended, sent: sent, received: received)
-        } else {
-            recorder.record(sent: sent, received: received)
-        }
-        return true
+        LatencyRecorder.recordAnswer(seq, intended: openLoop ? intended : nil, sent: sent, received: received,
+                                     tracker: &tracker, into: &recorder)
     }
 
     /// Answers recorded (duplicates not counted).

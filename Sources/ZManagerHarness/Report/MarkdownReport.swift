@@ -308,18 +308,23 @@ enum StageTable {
             + stages(result).map { PointTable.Column(header: $0, numeric: true, help: "CPU µs per message received in the \($0) stage's threads") }
     }
 
+    /// A point's measured stages, ZManager first, then the bare topology: CPU µs per message
+    /// by stage name. Pipelines without stage figures are left out.
+    static func usage(_ point: PointResult) -> [(pipeline: String, byStage: [String: Double])] {
+        [("ZManager", Optional(point.zmanager)), ("bare", point.bare)].compactMap { pipeline, measurement in
+            guard let usage = measurement?.stages, !usage.isEmpty else { return nil }
+            return (pipeline, Dictionary(usage.map { ($0.stage, $0.cpuMicrosecondsPerMessage) }, uniquingKeysWith: +))
+        }
+    }
+
     static func rows(_ result: RunResult) -> [[PointTable.Cell]] {
         let stages = stages(result)
-        var rows: [[PointTable.Cell]] = []
-        for point in result.points {
-            for (label, measurement) in [("ZManager", Optional(point.zmanager)), ("bare", point.bare)] {
-                guard let measurement, let usage = measurement.stages, !usage.isEmpty else { continue }
-                let byStage = Dictionary(usage.map { ($0.stage, $0.cpuMicrosecondsPerMessage) }, uniquingKeysWith: +)
-                rows.append([PointTable.Cell(text: point.id), PointTable.Cell(text: label)]
-                            + stages.map { PointTable.Cell(text: byStage[$0].map { Format.fixed($0, 2) } ?? "—") })
+        return result.points.flatMap { point in
+            usage(point).map { pipeline, byStage in
+                [PointTable.Cell(text: point.id), PointTable.Cell(text: pipeline)]
+                    + stages.map { PointTable.Cell(text: byStage[$0].map { Format.fixed($0, 2) } ?? "—") }
             }
         }
-        return rows
     }
 }
 

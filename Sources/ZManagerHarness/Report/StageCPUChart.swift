@@ -29,12 +29,9 @@ struct StageCPUChart {
             let p = point.parameters
             let key = "\(PointText.payload(p)), \(PointText.load(p))"
             let name = "\(p.transport), \(p.deployment)" + (p.workers != 2 ? ", \(p.workers) worker\(p.workers == 1 ? "" : "s")" : "")
-            var bars: [Bar] = []
-            for (pipeline, measurement) in [("ZManager", Optional(point.zmanager)), ("bare", point.bare)] {
-                guard let measurement, let usage = measurement.stages, !usage.isEmpty else { continue }
-                let byStage = Dictionary(usage.map { ($0.stage, $0.cpuMicrosecondsPerMessage) }, uniquingKeysWith: +)
-                bars.append(Bar(label: "\(name) · \(pipeline)",
-                                segments: stages.compactMap { stage in byStage[stage].map { (stage, max($0, 0)) } }))
+            let bars = StageTable.usage(point).map { pipeline, byStage in
+                Bar(label: "\(name) · \(pipeline)",
+                    segments: stages.compactMap { stage in byStage[stage].map { (stage, max($0, 0)) } })
             }
             guard !bars.isEmpty else { continue }
             if let index = groups.firstIndex(where: { $0.key == key }) {
