@@ -102,14 +102,12 @@ public final class ZManagerClient {
     public func send(fields: [String], id: String, body: [UInt8]) throws(ZMQError) {
         precondition(fields.count == 5)
         let prefix = HeaderPrefix(fields: fields)
-        var unused = Message()
         let idBytes = Array(id.utf8)
+        var outbox = Outbox()
         let result: Result<Void, ZMQError> = idBytes.withUnsafeBytes { idBuffer in
-            body.withUnsafeBytes { bodyBuffer in
-                Result { () throws(ZMQError) in
-                    try Outbound.send(prefix: prefix, id: idBuffer, form: form ?? .preferred(forBodyCount: body.count), body: bodyBuffer,
-                                      bodyMessage: &unused, useBodyMessage: false, to: push, pool: .shared)
-                }
+            Result { () throws(ZMQError) in
+                try outbox.send(prefix: prefix, id: idBuffer, body: body, form: form ?? .preferred(forBodyCount: body.count),
+                                to: push, pool: .shared)
             }
         }
         try result.get()

@@ -1,3 +1,4 @@
+public import Synchronization
 public import ZeroMQ
 
 /// A service in the seed's sense (DigitalPy's core services): a component with its own
@@ -13,12 +14,17 @@ public import ZeroMQ
 ///
 /// Several instances may run; each published step reaches every subscribed instance, so
 /// run one instance per step unless its handler is idempotent.
+///
+/// The routing decisions are the ``FlowRouter``'s (service role); the step runs in the same
+/// ``StepExecution`` a worker uses. A delivery it cannot use is counted, never answered: a
+/// publication reaches every subscriber, so an error from each would multiply.
 public final class Service {
     let sub: Socket
     let toSubject: Socket
     let toIntegrationManager: Socket
-    let routing: RoutingTable
-    let handlers: [[StepHandler?]]
+    let router: FlowRouter
+    /// The handler of each step this service executes, by ``FlowRouter/index(_:)``.
+    let handlers: [StepHandler?]
     let limits: RoleLimits
     let pool: BufferPool
     /// This role thread's reusable outgoing messages (no allocation per send). Unchecked
@@ -31,6 +37,8 @@ public final class Service {
     public let name: String
     /// The header prefixes this service subscribed to.
     public let subscriptions: [String]
+    /// What it could not use; readable from any thread while it runs.
+    public let statistics = ServiceStatistics()
 
     public convenience init(
         name: String, context: Context, subjectFront: String, integrationManagerPull: String,
@@ -49,21 +57,23 @@ public final class Service {
     ) throws {
         let byEntry = try registry.resolve(mapping)
         let resolved = ResolvedFlowTable(flows: routing.flows, mapping: mapping)
-        var handlers: [[StepHandler?]] = []
+        // Not a flow's first step (the Subject consumes `Push`) nor its `??done`.
+        func executes(_ position: FlowPosition) -> Bool {
+            position.step > 0 && !routing.flows.step(at: position).isEndOfFlow && resolved.handler(at: position) != nil
+        }
+        let router = FlowRouter(routing: routing, role: .service, executes: executes)
+        var handlers = [StepHandler?](repeating: nil, count: router.stepCount)
         var subscriptions: [String] = []
         for (f, flow) in routing.flows.flows.enumerated() {
-            var row: [StepHandler?] = []
             for (s, step) in flow.steps.enumerated() {
-                let handler = resolved.handler(flow: f, step: s).map {
-                    StepHandler(run: byEntry[$0.index], context: StepContext(step: step, stepIndex: s, executor: name))
-                }
-                row.append(step.isEndOfFlow || s == 0 ? nil : handler)
-                if case .some = row.last! {
-                    subscriptions.append(String(decoding: routing.prefix(FlowPosition(flow: f, step: s)).bytes, as: UTF8.self))
-                }
+                let position = FlowPosition(flow: f, step: s)
+                guard executes(position), let entry = resolved.handler(at: position) else { continue }
+                handlers[router.index(position)] = StepHandler(
+                    run: byEntry[entry.index], context: StepContext(step: step, stepIndex: s, executor: name))
+                subscriptions.append(String(decoding: router.prefix(position).bytes, as: UTF8.self))
             }
-            handlers.append(row)
         }
+        self.router = router
         self.handlers = handlers
         self.subscriptions = subscriptions
         sub = try Socket(context, .sub)
@@ -71,11 +81,12 @@ public final class Service {
         for prefix in subscriptions { try sub.subscribe(prefix) }
         try sub.connect(integrationManagerPub)
         toSubject = try Socket(context, .push)
+        try toSubject.setSendHighWaterMark(limits.highWaterMark)
         try toSubject.connect(subjectFront)
         toIntegrationManager = try Socket(context, .push)
+        try toIntegrationManager.setSendHighWaterMark(limits.highWaterMark)
         try toIntegrationManager.connect(integrationManagerPull)
         self.name = name
-        self.routing = routing
         self.limits = limits
         self.pool = .shared
         self.errorBody = errorBody
@@ -84,58 +95,16 @@ public final class Service {
     /// Runs until the context shuts down.
     public func run() {
         var inbound = Inbound()
-        var response = HandlerResponse()
-        var scratch = Message()
+        var state = StepExecution()
         do {
             while true {
-                guard case .message = try inbound.receive(from: sub, maxSize: limits.maxMessageSize) else { continue }
-                guard let position = positions.position(of: inbound, in: routing.flows),
-                      let handler = handlers[position.flow][position.step]
-                else { continue }  // a prefix match on another step: not ours
-                response.reset()
-                let failure: (any Error)? = inbound.withBody { body in
-                    let request = HandlerRequest(body: body, id: inbound.id, form: inbound.form, context: handler.context)
-                    do { try handler.run(request, &response); return nil } catch { return error }
-                }
-                if let failure {
-                    Outbound.sendError(ErrorKind(handlerFailure: failure), role: "Service \(name)", flow: routing.flows.flows[position.flow].name,
-                                       id: inbound.idString, text: "\(routing.flows.step(at: position).text): \(failure)",
-                                       form: inbound.form, to: toIntegrationManager, encodeBody: errorBody)
+                switch try inbound.receive(from: sub, maxSize: limits.maxMessageSize) {
+                case .timedOut:
                     continue
-                }
-                let next = FlowPosition(flow: position.flow, step: position.step + 1)
-                let socket: Socket
-                switch routing.kind(next) {
-                case .done:
-                    socket = toIntegrationManager
-                case .async:
-                    try outbox.sendVerb(.park, to: toSubject)
-                    socket = toSubject
-                case .publish, .plain:
-                    socket = toSubject
-                }
-                let prefix = routing.prefix(next)
-                let idRange = inbound.fields.id
-                let form = inbound.form
-                let changed = !response.isUnchanged
-                try inbound.head.withUnsafeBytes { (frame) throws(ZMQError) in
-                    let id = UnsafeRawBufferPointer(rebasing: frame[idRange])
-                    if changed {
-                        let result: Result<Void, ZMQError> = response.storage.withUnsafeBytes { body in
-                            Result { () throws(ZMQError) in
-                                try outbox.send(prefix: prefix, id: id, form: form, body: body, bodyMessage: &scratch,
-                                                  useBodyMessage: false, to: socket, pool: pool)
-                            }
-                        }
-                        try result.get()
-                    } else if form == .split {
-                        try outbox.send(prefix: prefix, id: id, form: form, body: UnsafeRawBufferPointer(start: nil, count: 0),
-                                          bodyMessage: &inbound.body, useBodyMessage: true, to: socket, pool: pool)
-                    } else {
-                        try outbox.send(prefix: prefix, id: id, form: form,
-                                          body: UnsafeRawBufferPointer(rebasing: frame[inbound.fields.bodyOffset...]),
-                                          bodyMessage: &scratch, useBodyMessage: false, to: socket, pool: pool)
-                    }
+                case .malformed:
+                    statistics.malformedDeliveries.add(1, ordering: .relaxed)
+                case .message:
+                    try deliver(&inbound, &state)
                 }
             }
         } catch {
@@ -145,4 +114,45 @@ public final class Service {
         toSubject.close()
         toIntegrationManager.close()
     }
+
+    private func deliver(_ inbound: inout Inbound, _ state: inout StepExecution) throws(ZMQError) {
+        guard let position = positions.position(of: inbound, in: router.routing.flows),
+              router.arrival(at: position) == .execute,
+              let handler = handlers[router.index(position)]
+        else {
+            statistics.ignoredDeliveries.add(1, ordering: .relaxed)
+            return
+        }
+        state.begin()
+        if let failure = state.run(handler, on: inbound) {
+            return Outbound.sendError(
+                ErrorKind(handlerFailure: failure), role: "Service \(name)", flow: router.flowName(position),
+                id: inbound.idString, text: "\(router.stepText(position)): \(failure)",
+                form: inbound.form, to: toIntegrationManager, encodeBody: errorBody)
+        }
+        guard let next = router.next(after: position) else { return }
+        let socket: Socket
+        switch next.hop {
+        case .result, .publish:
+            socket = toIntegrationManager
+        case .park:
+            try outbox.sendVerb(.park, to: toSubject)
+            socket = toSubject
+        case .subject, .workers, .runHere, .publishAndRunHere:
+            // Only `.subject` is a service's hop: the Subject routes the next step.
+            socket = toSubject
+        }
+        try state.send(&inbound, prefix: router.prefix(next.position), keepBody: false, outbox: &outbox, to: socket, pool: pool)
+    }
+}
+
+/// A service's counters (relaxed atomics, written by its thread only).
+public final class ServiceStatistics: Sendable {
+    /// Deliveries that were not ZManager messages (framing, header, size).
+    public let malformedDeliveries = Atomic<Int>(0)
+    /// Deliveries of a step this service does not execute (an overlapping subscription prefix,
+    /// or a step its mapping does not resolve).
+    public let ignoredDeliveries = Atomic<Int>(0)
+
+    public init() {}
 }

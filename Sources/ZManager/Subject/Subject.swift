@@ -21,7 +21,8 @@ public final class Subject {
     let front: Socket
     let toWorkers: Socket
     let toIntegrationManager: Socket
-    let routing: RoutingTable
+    /// Where a started flow goes next (``FlowRouter``, Subject role).
+    let router: FlowRouter
     let limits: RoleLimits
     let statistics: CoreStatistics
     let pool: BufferPool
@@ -64,19 +65,13 @@ public final class Subject {
         try toIntegrationManager.connect(integrationManager)
         self.frontEndpoint = try front.lastEndpoint
         self.workerEndpoint = try toWorkers.lastEndpoint
-        self.routing = routing
+        self.router = FlowRouter(routing: routing, role: .subject) { _ in false }
         self.limits = limits
         self.statistics = statistics
         self.parked = ParkedFlows(capacity: async.capacity, timeout: async.timeout)
         self.pool = .shared
         self.errorBody = errorBody
     }
-
-    static let push = StaticBytes("Push")
-    static let async = StaticBytes(Decorator.async)
-    static let publish = StaticBytes(Decorator.publish)
-    static let completedCommand = StaticBytes(Topics.completedCommandConfig)
-    static let done = StaticBytes("done")
 
     /// Runs until the context shuts down.
     public func run() {
@@ -113,36 +108,40 @@ public final class Subject {
     private func route(_ inbound: inout Inbound) throws(ZMQError) {
         // The flow position is looked up only where it is used (Push, ASYNC answers):
         // forwarded steps go on as they are.
-        func position() -> FlowPosition? { positions.position(of: inbound, in: routing.flows) }
-        if inbound.field(.action, equals: Self.push) {
+        switch MessageClass(inbound.fields, in: inbound.headBytes) {
+        case .start:
             statistics.flowsStarted.add(1, ordering: .relaxed)
-            guard let position = position() else { return unknown(&inbound) }
-            let next = FlowPosition(flow: position.flow, step: position.step + 1)
-            switch routing.kind(next) {
-            case .done, .publish:
-                try send(&inbound, as: next, to: toIntegrationManager)
-            case .plain:
-                try send(&inbound, as: next, to: toWorkers)
-            case .async:
-                try park(&inbound, at: next)
+            guard let position = positions.position(of: inbound, in: router.routing.flows),
+                  let next = router.next(after: position)
+            else { return unknown(&inbound) }
+            switch next.hop {
+            case .result, .publish:
+                try send(&inbound, as: next.position, to: toIntegrationManager)
+            case .park:
+                try park(&inbound, at: next.position)
+            case .workers, .runHere, .publishAndRunHere, .subject:
+                // Only `.workers` is a Subject's hop; the others belong to roles that execute.
+                try send(&inbound, as: next.position, to: toWorkers)
             }
-        } else if inbound.field(.config, equals: Self.completedCommand) && inbound.field(.action, equals: Self.done) {
+        case .completedCommand:
             try continueCompleted(&inbound)
-        } else if inbound.field(.decorator, equals: Self.async) {
+        case .asyncResponse:
             // An external party's response to a parked flow.
             let id = inbound.idString
             // Check before taking the entry: a response naming the wrong step must not
             // consume the parked flow, which then still times out (or gets its right answer).
-            guard let position = position(), parked.entry(id: id)?.position == position, parked.resume(id: id) != nil else {
+            guard let position = positions.position(of: inbound, in: router.routing.flows),
+                  parked.entry(id: id)?.position == position, parked.resume(id: id) != nil
+            else {
                 return fail(.asyncUnknown, flow: inbound.flowString, id: id,
                             "no flow is parked at this ASYNC step with this id (expired, answered already, never parked, or another step)",
                             form: inbound.form)
             }
             statistics.parked.subtract(1, ordering: .relaxed)
             try forward(&inbound, to: toWorkers)
-        } else if inbound.field(.decorator, equals: Self.publish) {
+        case .published:
             try forward(&inbound, to: toIntegrationManager)
-        } else {
+        case .step:
             try forward(&inbound, to: toWorkers)
         }
     }
@@ -167,7 +166,7 @@ public final class Subject {
 
     private func unknown(_ inbound: inout Inbound) {
         let flow = inbound.flowString
-        let missing = routing.missingPosition(flow: flow)
+        let missing = router.routing.missingPosition(flow: flow)
         fail(missing.kind, flow: flow, id: inbound.idString, missing.text, form: inbound.form)
     }
 
@@ -175,12 +174,11 @@ public final class Subject {
         switch verb {
         case .ping:
             let prefix = HeaderPrefix(fields: [Topics.controlConfig, "PONG", "", "", ""])
-            var empty = Message()
-            try outbox.send(prefix: prefix, id: inbound.headBytes, form: .single, body: UnsafeRawBufferPointer(start: nil, count: 0),
-                            bodyMessage: &empty, useBodyMessage: false, to: toIntegrationManager, pool: pool)
+            try outbox.send(prefix: prefix, id: inbound.headBytes, body: UnsafeRawBufferPointer(start: nil, count: 0),
+                            form: .single, to: toIntegrationManager, pool: pool)
         case .park:
-            guard let position = positions.position(of: inbound, in: routing.flows),
-                  routing.kind(position) == .async
+            guard let position = positions.position(of: inbound, in: router.routing.flows),
+                  router.isAsync(position)
             else { return unknown(&inbound) }
             try park(&inbound, at: position)
         }
@@ -191,7 +189,7 @@ public final class Subject {
         // The clock is read only here and for expiry: most messages never need it.
         let now = ContinuousClock.now
         let id = inbound.idString
-        let flow = routing.flows.flows[position.flow]
+        let flow = router.routing.flows.flows[position.flow]
         switch parked.park(id: id, at: position, form: inbound.form, now: now) {
         case .full:
             return fail(.asyncCapacity, flow: flow.name, id: id, "\(parked.capacity) flows are parked already", form: inbound.form)
@@ -205,16 +203,7 @@ public final class Subject {
         if inbound.form == .single,
            let body = inbound.withBody({ PythonBodies.settingPrevFlows(PythonBodies.prevFlowEntry(step: step, id: id), in: $0) }) {
             // A Python party gets DigitalPy's continuation state in the values it reads.
-            var unused = Message()
-            let idBytes = inbound.id
-            let result: Result<Void, ZMQError> = body.withUnsafeBytes { bodyBuffer in
-                Result { () throws(ZMQError) in
-                    try outbox.send(prefix: prefix, id: idBytes, form: .single,
-                                    body: bodyBuffer, bodyMessage: &unused, useBodyMessage: false,
-                                    to: toIntegrationManager, pool: pool)
-                }
-            }
-            try result.get()
+            try outbox.send(prefix: prefix, id: inbound.id, body: body, form: .single, to: toIntegrationManager, pool: pool)
         } else {
             try send(&inbound, prefix: prefix, to: toIntegrationManager)
         }
@@ -223,7 +212,7 @@ public final class Subject {
     private func expireParked(now: ContinuousClock.Instant) {
         for (id, entry) in parked.expire(now: now) {
             statistics.parked.subtract(1, ordering: .relaxed)
-            let flow = routing.flows.flows[entry.position.flow]
+            let flow = router.routing.flows.flows[entry.position.flow]
             fail(.asyncTimeout, flow: flow.name, id: id,
                  "no response to ASYNC step \(flow.steps[entry.position.step].text) within \(parked.timeout)",
                  form: entry.form)
@@ -231,15 +220,18 @@ public final class Subject {
     }
 
     private func send(_ inbound: inout Inbound, as position: FlowPosition, to socket: Socket) throws(ZMQError) {
-        try send(&inbound, prefix: routing.prefix(position), to: socket)
+        try send(&inbound, prefix: router.prefix(position), to: socket)
     }
 
+    /// Sends the message under a new header: in split form its body frame is moved, in single
+    /// form the body is copied into the new frame.
     private func send(_ inbound: inout Inbound, prefix: HeaderPrefix, to socket: Socket) throws(ZMQError) {
-        let form = inbound.form
-        let body = form == .single ? inbound.singleFormBody : UnsafeRawBufferPointer(start: nil, count: 0)
-        try outbox.send(prefix: prefix, id: inbound.id, form: form,
-                        body: body, bodyMessage: &inbound.body, useBodyMessage: form == .split,
-                        to: socket, pool: pool)
+        switch inbound.form {
+        case .split:
+            try outbox.send(prefix: prefix, id: inbound.id, bodyFrame: &inbound.body, to: socket)
+        case .single:
+            try outbox.send(prefix: prefix, id: inbound.id, body: inbound.singleFormBody, form: .single, to: socket, pool: pool)
+        }
     }
 
     /// Forwards the message's frames as they are (no copy).

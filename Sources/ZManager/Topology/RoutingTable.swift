@@ -1,12 +1,10 @@
-/// Everything the roles need to route a message, precomputed once from the flows: for each
-/// flow step its header prefix and what kind of step it is. Immutable and shared by all
-/// role threads of a process.
+/// What every role needs to know about the flows, precomputed once: for each flow step its
+/// header prefix and what kind of step it is. Immutable and shared by all role threads of a
+/// process; each role's ``FlowRouter`` is built from it.
 public struct RoutingTable: Sendable {
     public let flows: FlowTable
     let prefixes: [[HeaderPrefix]]
     let kinds: [[StepKind]]
-    /// The `??done` header prefix of each flow (its last step).
-    let donePrefixes: [HeaderPrefix]
 
     enum StepKind: Sendable {
         case plain, publish, async, done
@@ -23,7 +21,6 @@ public struct RoutingTable: Sendable {
                 return .plain
             }
         }
-        donePrefixes = flows.flows.map { HeaderPrefix($0.steps.last!) }
     }
 
     func kind(_ position: FlowPosition) -> StepKind { kinds[position.flow][position.step] }

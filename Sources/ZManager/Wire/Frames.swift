@@ -94,7 +94,11 @@ struct Inbound: ~Copyable {
         }
     }
 
+    // The accessors below are always inlined: called out of line, a borrowed `Inbound` is
+    // copied (160 bytes, a `memcpy`) to make the call.
+
     /// Calls `body` with the message's body bytes (after the header in single form).
+    @inline(__always)
     func withBody<R>(_ body: (UnsafeRawBufferPointer) -> R) -> R {
         switch form {
         case .single:
@@ -105,20 +109,25 @@ struct Inbound: ~Copyable {
     }
 
     /// The body bytes after the header of a single-form frame.
+    @inline(__always)
     var singleFormBody: UnsafeRawBufferPointer { UnsafeRawBufferPointer(rebasing: headBytes[fields.bodyOffset...]) }
 
+    @inline(__always)
     var bodyCount: Int { form == .split ? body.count : headBytes.count - fields.bodyOffset }
 
     /// The id field's bytes.
+    @inline(__always)
     var id: UnsafeRawBufferPointer { fields.bytes(.id, in: headBytes) }
 
     /// Whether header field `field` equals `bytes`.
+    @inline(__always)
     func field(_ field: HeaderFields.Field, equals bytes: StaticBytes) -> Bool {
         bytes.equals(fields.bytes(field, in: headBytes))
     }
 
     /// The message's position in `flows` (its flow and first matching step), nil when the
     /// flow is unknown or no step matches.
+    @inline(__always)
     func position(in flows: FlowTable) -> FlowPosition? { flows.position(ofHeader: fields, in: headBytes) }
 
     /// The id field as a String (allocates; error and ASYNC paths only).
@@ -193,43 +202,62 @@ struct Outbox: ~Copyable {
     var header = Message()
     var frame = Message()
 
-    /// Sends `prefix + id + "~"` and then `body` in `form`. In split form the body frame is
-    /// `bodyMessage` when `useBodyMessage` (moved, not copied), else a copy of `bytes`.
+    /// Sends `prefix + id + "~"` and a copy of `body` in `form`: one frame (single form) or a
+    /// header frame and a body frame (split form).
     mutating func send(
-        prefix: HeaderPrefix, id: UnsafeRawBufferPointer, form: WireForm,
-        body bytes: UnsafeRawBufferPointer, bodyMessage: inout Message, useBodyMessage: Bool,
+        prefix: HeaderPrefix, id: UnsafeRawBufferPointer, body: UnsafeRawBufferPointer, form: WireForm,
         to socket: Socket, pool: BufferPool
     ) throws(ZMQError) {
-        let headerCount = prefix.bytes.count + id.count + 1
         switch form {
         case .single:
-            pool.fill(&frame, count: headerCount + bytes.count) { out in
-                if let idBase = id.baseAddress, let bodyBase = bytes.baseAddress, idBase + id.count + 1 == bodyBase {
+            let headerCount = prefix.bytes.count + id.count + 1
+            pool.fill(&frame, count: headerCount + body.count) { out in
+                if let idBase = id.baseAddress, let bodyBase = body.baseAddress, idBase + id.count + 1 == bodyBase {
                     // `id~body` straight from the received frame: one copy instead of three.
                     prefix.bytes.withUnsafeBytes { out.copyMemory(from: $0) }
                     UnsafeMutableRawBufferPointer(rebasing: out[prefix.bytes.count...])
-                        .copyMemory(from: UnsafeRawBufferPointer(start: idBase, count: id.count + 1 + bytes.count))
+                        .copyMemory(from: UnsafeRawBufferPointer(start: idBase, count: id.count + 1 + body.count))
                     return
                 }
                 Outbound.writeHeader(prefix, id, into: out)
-                if bytes.count > 0 {
-                    UnsafeMutableRawBufferPointer(rebasing: out[headerCount...]).copyMemory(from: bytes)
+                if body.count > 0 {
+                    UnsafeMutableRawBufferPointer(rebasing: out[headerCount...]).copyMemory(from: body)
                 }
             }
             _ = try socket.send(&frame)
         case .split:
-            header.reset(size: headerCount)
-            header.withUnsafeMutableBytes { Outbound.writeHeader(prefix, id, into: $0) }
-            _ = try socket.send(&header, more: true)
-            if useBodyMessage {
-                _ = try socket.send(&bodyMessage)
-            } else {
-                pool.fill(&frame, count: bytes.count) { out in
-                    if bytes.count > 0 { out.copyMemory(from: bytes) }
-                }
-                _ = try socket.send(&frame)
+            try sendHeaderFrame(prefix: prefix, id: id, to: socket)
+            pool.fill(&frame, count: body.count) { out in
+                if body.count > 0 { out.copyMemory(from: body) }
             }
+            _ = try socket.send(&frame)
         }
+    }
+
+    /// ``send(prefix:id:body:form:to:pool:)`` for a body held in an array.
+    mutating func send(
+        prefix: HeaderPrefix, id: UnsafeRawBufferPointer, body: [UInt8], form: WireForm,
+        to socket: Socket, pool: BufferPool
+    ) throws(ZMQError) {
+        let result: Result<Void, ZMQError> = body.withUnsafeBytes { bytes in
+            Result { () throws(ZMQError) in try send(prefix: prefix, id: id, body: bytes, form: form, to: socket, pool: pool) }
+        }
+        try result.get()
+    }
+
+    /// Sends the split form with `bodyFrame` as the body: moved, not copied (it is empty
+    /// afterwards).
+    mutating func send(
+        prefix: HeaderPrefix, id: UnsafeRawBufferPointer, bodyFrame: inout Message, to socket: Socket
+    ) throws(ZMQError) {
+        try sendHeaderFrame(prefix: prefix, id: id, to: socket)
+        _ = try socket.send(&bodyFrame)
+    }
+
+    private mutating func sendHeaderFrame(prefix: HeaderPrefix, id: UnsafeRawBufferPointer, to socket: Socket) throws(ZMQError) {
+        header.reset(size: prefix.bytes.count + id.count + 1)
+        header.withUnsafeMutableBytes { Outbound.writeHeader(prefix, id, into: $0) }
+        _ = try socket.send(&header, more: true)
     }
 
     /// Sends a control message's first frame (`\0` + verb), with MORE set.
@@ -244,18 +272,6 @@ struct Outbox: ~Copyable {
 }
 
 enum Outbound {
-    /// ``Outbox/send(prefix:id:form:body:bodyMessage:useBodyMessage:to:pool:)`` with a
-    /// throw-away outbox, for paths off the hot path (errors, clients).
-    static func send(
-        prefix: HeaderPrefix, id: UnsafeRawBufferPointer, form: WireForm,
-        body bytes: UnsafeRawBufferPointer, bodyMessage: inout Message, useBodyMessage: Bool,
-        to socket: Socket, pool: BufferPool
-    ) throws(ZMQError) {
-        var outbox = Outbox()
-        try outbox.send(prefix: prefix, id: id, form: form, body: bytes, bodyMessage: &bodyMessage,
-                        useBodyMessage: useBodyMessage, to: socket, pool: pool)
-    }
-
     @inline(__always)
     static func writeHeader(_ prefix: HeaderPrefix, _ id: UnsafeRawBufferPointer, into out: UnsafeMutableRawBufferPointer) {
         prefix.bytes.withUnsafeBytes { out.copyMemory(from: $0) }
@@ -273,12 +289,9 @@ enum Outbound {
         let prefix = HeaderPrefix(fields: [Topics.errorConfig, kind.decorator, report.role, report.flow, kind.rawValue])
         let idBytes = Array(report.id.utf8)
         let body = encodeBody(report, form)
-        var unused = Message()
+        var outbox = Outbox()
         idBytes.withUnsafeBytes { idBuffer in
-            body.withUnsafeBytes { bodyBuffer in
-                _ = try? send(prefix: prefix, id: idBuffer, form: form, body: bodyBuffer,
-                              bodyMessage: &unused, useBodyMessage: false, to: socket, pool: .shared)
-            }
+            _ = try? outbox.send(prefix: prefix, id: idBuffer, body: body, form: form, to: socket, pool: .shared)
         }
     }
 

@@ -8,7 +8,9 @@ public import ZeroMQ
 /// result feeding the next (the reference loses the flow name after the first step and
 /// breaks; here a step is a position in the flow, never a key looked up again).
 ///
-/// After each step, by the kind of the next one:
+/// What a received step means and where the flow goes after each step are the
+/// ``FlowRouter``'s decisions (worker role, docs/PROTOCOL.md §6.3); the worker receives, asks,
+/// and sends. After each step, by the kind of the next one:
 /// - `??done`: the result goes to the Integration Manager as `<flow>~~~~done~<id>~`;
 /// - `@ASYNC`: the flow is parked at the Subject and waits for an external response;
 /// - `@PUBLISH`: the intermediate result is published; if this worker maps that step too it
@@ -16,16 +18,18 @@ public import ZeroMQ
 /// - a plain step this worker maps: executed next, in-line;
 /// - a plain step it does not map: published for whoever does (as DigitalPy does).
 ///
-/// A handler that throws, an unmapped action, an unknown flow or an undecodable message
-/// produces an error message with the message id; the worker keeps serving. A body a
-/// handler asked to decode (``HandlerRequest/values()``) and could not is reported as
-/// ``ErrorKind/undecodable``, not as a handler failure.
+/// A handler that throws, an unmapped action, an unknown flow, a `??done` header (a result is
+/// never executed) or an undecodable message produces an error message with the message id;
+/// the worker keeps serving. A body a handler asked to decode (``HandlerRequest/values()``)
+/// and could not is reported as ``ErrorKind/undecodable``, not as a handler failure.
 public final class Worker {
     let input: Socket
     let toIntegrationManager: Socket
     let toSubject: Socket
-    let routing: RoutingTable
-    let handlers: [[StepHandler?]]
+    /// Every routing decision: where a received step goes, what follows a step.
+    let router: FlowRouter
+    /// The handler of each step this worker maps, by ``FlowRouter/index(_:)``.
+    let handlers: [StepHandler?]
     let limits: RoleLimits
     let statistics: CoreStatistics
     let pool: BufferPool
@@ -62,14 +66,18 @@ public final class Worker {
     ) throws {
         let byEntry = try registry.resolve(mapping)
         let resolved = ResolvedFlowTable(flows: routing.flows, mapping: mapping)
-        handlers = routing.flows.flows.indices.map { f in
-            resolved.handlers(flow: f).enumerated().map { step, entry in
-                entry.map {
-                    StepHandler(run: byEntry[$0.index],
-                                context: StepContext(step: routing.flows.flows[f].steps[step], stepIndex: step, executor: name))
-                }
+        let router = FlowRouter(routing: routing, role: .worker) { resolved.handler(at: $0) != nil }
+        var handlers = [StepHandler?](repeating: nil, count: router.stepCount)
+        for (f, flow) in routing.flows.flows.enumerated() {
+            for (s, step) in flow.steps.enumerated() {
+                let position = FlowPosition(flow: f, step: s)
+                guard let entry = resolved.handler(at: position) else { continue }
+                handlers[router.index(position)] = StepHandler(
+                    run: byEntry[entry.index], context: StepContext(step: step, stepIndex: s, executor: name))
             }
         }
+        self.router = router
+        self.handlers = handlers
         input = try Socket(context, .pull)
         try input.setReceiveHighWaterMark(limits.highWaterMark)
         try input.connect(subject)
@@ -80,7 +88,6 @@ public final class Worker {
         try toSubject.setSendHighWaterMark(limits.highWaterMark)
         try toSubject.connect(subjectFront)
         self.name = name
-        self.routing = routing
         self.limits = limits
         self.statistics = statistics
         self.pool = .shared
@@ -90,7 +97,7 @@ public final class Worker {
     /// Runs until the context shuts down.
     public func run() {
         var inbound = Inbound()
-        var state = ExecutionState()
+        var state = StepExecution()
         do {
             while true {
                 switch try inbound.receive(from: input, maxSize: limits.maxMessageSize) {
@@ -112,130 +119,60 @@ public final class Worker {
         toSubject.close()
     }
 
-    /// Two response buffers used alternately, so a step's output never overwrites the
-    /// input it is computing from; both keep their capacity across messages.
-    struct ExecutionState: ~Copyable {
-        var even = HandlerResponse()
-        var odd = HandlerResponse()
-        /// Which holds the current body: nil = the received body, else a response buffer.
-        var current: Parity?
-        var scratch = Message()
-
-        enum Parity { case even, odd }
-    }
-
-    private func execute(_ inbound: inout Inbound, _ state: inout ExecutionState) throws(ZMQError) {
-        guard var position = positions.position(of: inbound, in: routing.flows) else {
+    private func execute(_ inbound: inout Inbound, _ state: inout StepExecution) throws(ZMQError) {
+        guard var position = positions.position(of: inbound, in: router.routing.flows) else {
             let flow = inbound.flowString
-            let missing = routing.missingPosition(flow: flow)
+            let missing = router.routing.missingPosition(flow: flow)
             return fail(missing.kind, flow: flow, id: inbound.idString, missing.text, form: inbound.form)
         }
-        state.current = nil
-        if handlers[position.flow][position.step] == nil, routing.kind(position) == .async || routing.kind(position) == .publish {
+        state.begin()
+        switch router.arrival(at: position) {
+        case .execute:
+            break
+        case .publish:
             // A response to a parked flow (or a published step) whose step a service, not this
             // worker, executes: publish it for that service.
-            return try emit(&inbound, &state, as: position, to: toIntegrationManager)
+            return try state.send(&inbound, prefix: router.prefix(position), keepBody: false,
+                                  outbox: &outbox, to: toIntegrationManager, pool: pool)
+        case .unmapped, .notMine:
+            return unmapped(position, &inbound)
+        case .endOfFlow:
+            return fail(.unknownStep, flow: router.flowName(position), id: inbound.idString,
+                        "\(router.stepText(position)) ends the flow: a result is published, not executed", form: inbound.form)
         }
         while true {
-            guard let handler = handlers[position.flow][position.step] else {
-                let step = routing.flows.step(at: position)
-                return fail(.unmappedAction, flow: routing.flows.flows[position.flow].name, id: inbound.idString,
-                            "worker \(name) has no mapping for step \(step.text)", form: inbound.form)
-            }
-            // Run the step with the current body as input, writing into the other buffer.
-            let failure: (any Error)?
-            let changed: Bool
-            switch state.current {
-            case nil:
-                failure = inbound.withBody { call(handler, position, inbound, input: $0, output: &state.even) }
-                changed = !state.even.isUnchanged
-                if changed { state.current = .even }
-            case .even?:
-                failure = state.even.storage.withUnsafeBytes { call(handler, position, inbound, input: $0, output: &state.odd) }
-                changed = !state.odd.isUnchanged
-                if changed { state.current = .odd }
-            case .odd?:
-                failure = state.odd.storage.withUnsafeBytes { call(handler, position, inbound, input: $0, output: &state.even) }
-                changed = !state.even.isUnchanged
-                if changed { state.current = .even }
-            }
+            guard let handler = handlers[router.index(position)] else { return unmapped(position, &inbound) }
+            let failure = state.run(handler, on: inbound)
             statistics.handlerCalls.add(1, ordering: .relaxed)
             if let failure {
-                return fail(ErrorKind(handlerFailure: failure), flow: routing.flows.flows[position.flow].name, id: inbound.idString,
-                            "\(routing.flows.step(at: position).text): \(failure)", form: inbound.form)
+                return fail(ErrorKind(handlerFailure: failure), flow: router.flowName(position), id: inbound.idString,
+                            "\(router.stepText(position)): \(failure)", form: inbound.form)
             }
-
-            let next = FlowPosition(flow: position.flow, step: position.step + 1)
-            switch routing.kind(next) {
-            case .done:
-                return try emit(&inbound, &state, as: next, to: toIntegrationManager)
-            case .async:
+            // A step that executes is never `??done` (its arrival is `.endOfFlow`), so a next
+            // step exists; the guard keeps any input from indexing past a flow all the same.
+            guard let next = router.next(after: position) else { return }
+            let prefix = router.prefix(next.position)
+            switch next.hop {
+            case .result, .publish:
+                return try state.send(&inbound, prefix: prefix, keepBody: false, outbox: &outbox, to: toIntegrationManager, pool: pool)
+            case .park:
                 try outbox.sendVerb(.park, to: toSubject)
-                return try emit(&inbound, &state, as: next, to: toSubject)
-            case .publish:
-                if handlers[next.flow][next.step] == nil {
-                    return try emit(&inbound, &state, as: next, to: toIntegrationManager)
-                }
-                try emit(&inbound, &state, as: next, to: toIntegrationManager, keepBody: true)
-            case .plain:
-                if handlers[next.flow][next.step] == nil {
-                    return try emit(&inbound, &state, as: next, to: toIntegrationManager)
-                }
+                return try state.send(&inbound, prefix: prefix, keepBody: false, outbox: &outbox, to: toSubject, pool: pool)
+            case .publishAndRunHere:
+                try state.send(&inbound, prefix: prefix, keepBody: true, outbox: &outbox, to: toIntegrationManager, pool: pool)
+            case .runHere:
+                break
+            case .workers, .subject:
+                // Not a worker's hop (the Subject's and a service's); the Subject routes it.
+                return try state.send(&inbound, prefix: prefix, keepBody: false, outbox: &outbox, to: toSubject, pool: pool)
             }
-            position = next
+            position = next.position
         }
     }
 
-    private func call(_ handler: StepHandler, _ position: FlowPosition, _ inbound: borrowing Inbound,
-                      input: UnsafeRawBufferPointer, output: inout HandlerResponse) -> (any Error)? {
-        output.reset()
-        let request = HandlerRequest(body: input, id: inbound.id, form: inbound.form, context: handler.context)
-        do {
-            try handler.run(request, &output)
-            return nil
-        } catch {
-            return error
-        }
-    }
-
-    /// Sends the current body under `position`'s header. With `keepBody` the received body
-    /// frame is shared (reference-counted), not moved, because execution goes on with it.
-    private func emit(_ inbound: inout Inbound, _ state: inout ExecutionState, as position: FlowPosition,
-                      to socket: Socket, keepBody: Bool = false) throws(ZMQError) {
-        let prefix = routing.prefix(position)
-        let form = inbound.form
-        let noBytes = UnsafeRawBufferPointer(start: nil, count: 0)
-        let id = inbound.id
-        switch state.current {
-        case nil where form == .split:
-            // The received body frame goes on as it is: moved, or shared when still needed.
-            if keepBody {
-                state.scratch.share(from: inbound.body)
-                try outbox.send(prefix: prefix, id: id, form: form, body: noBytes,
-                                  bodyMessage: &state.scratch, useBodyMessage: true, to: socket, pool: pool)
-            } else {
-                try outbox.send(prefix: prefix, id: id, form: form, body: noBytes,
-                                  bodyMessage: &inbound.body, useBodyMessage: true, to: socket, pool: pool)
-            }
-        case nil:
-            try outbox.send(prefix: prefix, id: id, form: form, body: inbound.singleFormBody,
-                              bodyMessage: &state.scratch, useBodyMessage: false, to: socket, pool: pool)
-        case .even?:
-            try send(state.even.storage, prefix: prefix, id: id, form: form, scratch: &state.scratch, to: socket)
-        case .odd?:
-            try send(state.odd.storage, prefix: prefix, id: id, form: form, scratch: &state.scratch, to: socket)
-        }
-    }
-
-    private func send(_ storage: [UInt8], prefix: HeaderPrefix, id: UnsafeRawBufferPointer, form: WireForm,
-                      scratch: inout Message, to socket: Socket) throws(ZMQError) {
-        let result: Result<Void, ZMQError> = storage.withUnsafeBytes { body in
-            Result { () throws(ZMQError) in
-                try outbox.send(prefix: prefix, id: id, form: form, body: body,
-                                  bodyMessage: &scratch, useBodyMessage: false, to: socket, pool: pool)
-            }
-        }
-        try result.get()
+    private func unmapped(_ position: FlowPosition, _ inbound: inout Inbound) {
+        fail(.unmappedAction, flow: router.flowName(position), id: inbound.idString,
+             "worker \(name) has no mapping for step \(router.stepText(position))", form: inbound.form)
     }
 
     private func fail(_ kind: ErrorKind, flow: String, id: String, _ text: String, form: WireForm) {

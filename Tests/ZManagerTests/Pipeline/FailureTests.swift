@@ -76,6 +76,27 @@ struct FailureTests {
         try Self.expectStillServing(pipeline)
     }
 
+    /// A peer pushes a flow's `??done` header to the Subject, which forwards it to a worker
+    /// (rule 6). With a `??` mapping entry the done step resolves to a handler; executing it
+    /// used to look for the step after the last and crash the worker (and `serve` with it).
+    @Test(arguments: TestTransport.allCases)
+    func aPushedDoneHeaderIsRefusedNotExecuted(transport: TestTransport) throws {
+        let pipeline = try TestPipeline(
+            transport: transport, flows: Self.flows,
+            mapping: "[actionmapping]\n??Echo = zmanager.builtin.echo\n?? = zmanager.builtin.echo\n",
+            options: .init(workers: 2))
+        defer { pipeline.stop() }
+        try pipeline.subscribe(Topics.resultPrefix(flow: "Echo"))
+        for i in 0..<4 {
+            try pipeline.client.send(fields: ["Echo", "", "", "", "done"], id: "forged-\(i)", body: Array("x".utf8))
+            let error = try #require(try pipeline.receive { $0.id == "forged-\(i)" && $0.errorKind != nil })
+            #expect(error.errorKind == .unknownStep)
+            #expect(error.source.hasPrefix("Worker "))
+            #expect(error.text.contains("ends the flow"))
+        }
+        try Self.expectStillServing(pipeline)
+    }
+
     @Test(arguments: TestTransport.allCases)
     func garbageFramesAreReportedNotDropped(transport: TestTransport) throws {
         let pipeline = try Self.makePipeline(transport)

@@ -86,6 +86,43 @@ struct FlowExecutionTests {
         #expect(result.text == "HELLO by notifier")
     }
 
+    /// A publication a service cannot read is counted (a publication reaches every
+    /// subscriber, so an error from each would multiply), and the service keeps serving.
+    @Test func aServiceCountsWhatItCannotReadAndKeepsServing() throws {
+        let pipeline = try TestPipeline(
+            transport: .inproc,
+            flows: "[Notify]\n?Notify?Push\nSubject?Notify@PUBLISH?notify\n??done\n",
+            mapping: "[actionmapping]\n")
+        defer { pipeline.stop() }
+        var serviceHandlers = HandlerRegistry()
+        serviceHandlers.register("svc.notify", appending("+svc"))
+        let statistics = try pipeline.startService(name: "notifier", mapping: "[actionmapping]\n??notify = svc.notify\n",
+                                                handlers: serviceHandlers)
+        try pipeline.subscribe(Topics.resultPrefix(flow: "Notify"))
+        var first: ZManagerClient.Delivery?
+        for attempt in 0..<50 where first == nil {
+            try pipeline.client.push(flow: "Notify", id: "warm-\(attempt)", body: Array("warm".utf8))
+            first = try pipeline.receive(timeout: .milliseconds(200)) { $0.isResult }
+        }
+        try #require(first != nil, "the service answered")
+
+        // The service's subscription prefix, but no id field: not a ZManager message.
+        let push = try Socket(pipeline.node.context, .push)
+        defer { push.close() }
+        try push.connect(pipeline.node.endpoints.integrationManagerPull)
+        var frame = Message(copying: Array("Notify~PUBLISH~Subject~Notify~notify~".utf8))
+        _ = try push.send(&frame)
+        let clock = ContinuousClock()
+        let deadline = clock.now + .seconds(10)
+        while statistics.malformedDeliveries.load(ordering: .relaxed) == 0 && clock.now < deadline {
+            Thread.sleep(forTimeInterval: 0.005)
+        }
+        #expect(statistics.malformedDeliveries.load(ordering: .relaxed) == 1)
+        #expect(statistics.ignoredDeliveries.load(ordering: .relaxed) == 0)
+        let result = try #require(try pipeline.roundTrip(flow: "Notify", body: "after"))
+        #expect(result.text == "after+svc")
+    }
+
     @Test(arguments: TestTransport.allCases)
     func publishMidFlowPublishesAndTheFlowGoesOn(transport: TestTransport) throws {
         var handlers = HandlerRegistry.withBuiltins

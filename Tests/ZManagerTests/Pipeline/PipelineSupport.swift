@@ -36,14 +36,18 @@ final class TestPipeline {
         try #require(try client.waitUntilConnected())
     }
 
-    /// Connects a service to the node (on its own thread) and waits until it is subscribed.
-    func startService(name: String, mapping: String, handlers: HandlerRegistry) throws -> SocketThread {
+    /// Connects a service to the node and runs it on its own thread (it subscribes
+    /// asynchronously: callers retry their first request until it answers).
+    @discardableResult
+    func startService(name: String, mapping: String, handlers: HandlerRegistry) throws -> ServiceStatistics {
         let service = try Service(name: name, context: node.context, subjectFront: node.endpoints.subjectFront,
                                   integrationManagerPull: node.endpoints.integrationManagerPull,
                                   integrationManagerPub: node.endpoints.integrationManagerPub,
                                   routing: node.routing, mapping: try ActionMapping(parsing: mapping, path: "\(name).ini"),
                                   handlers: handlers)
-        return SocketThread.start(name: name) { service.run() }
+        let statistics = service.statistics
+        _ = SocketThread.start(name: name) { service.run() }
+        return statistics
     }
 
     /// Receives until `predicate` accepts a delivery, failing after `timeout`.
