@@ -7,7 +7,10 @@ public struct HandlerRequest {
     public let id: UnsafeRawBufferPointer
     /// The form the message arrived in; replies travel in the same form.
     public let form: WireForm
-    let context: StepContext
+    /// Unowned and unchecked: the role's handler table holds every context for the role's
+    /// lifetime, and a request lives only during its handler call, so the reference cannot
+    /// dangle; a strong one cost a retain and a release per handler call.
+    unowned(unsafe) let context: StepContext
 
     init(body: UnsafeRawBufferPointer, id: UnsafeRawBufferPointer, form: WireForm, context: StepContext) {
         self.body = body

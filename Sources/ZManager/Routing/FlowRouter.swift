@@ -6,7 +6,7 @@
 /// built once at start-up from the routing table and the steps the role executes, so a decision
 /// at run time is one array index (no string, no hash, no allocation).
 ///
-/// Because a router is a plain value, every rule is a unit test on values
+/// Because a router is immutable and touches no socket, every rule is a unit test on values
 /// (`Tests/ZManagerTests/Routing/RoutingFlowRouterTests.swift`), the way swift-nio tests a
 /// handler on an embedded channel.
 final class FlowRouter: Sendable {

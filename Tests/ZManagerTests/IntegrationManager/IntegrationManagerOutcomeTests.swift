@@ -1,0 +1,70 @@
+import Testing
+@testable import ZManager
+
+/// The Integration Manager counts results and errors for the drain from a few bytes of each
+/// published frame; these tests hold that shortcut to the definition on the parsed header.
+@Suite("Integration Manager: what ends a flow")
+struct IntegrationManagerOutcomeTests {
+    /// The definition, on a full parse: an ERROR in `zmanager_error`, or `done` with empty
+    /// source and context outside `completed_command`.
+    static func reference(_ frame: [UInt8]) -> IntegrationManager.Outcome? {
+        frame.withUnsafeBytes { bytes in
+            guard let fields = try? WireHeader.parse(bytes) else { return nil }
+            let text = { (field: HeaderFields.Field) in fields.string(field, in: bytes) }
+            if text(.config) == Topics.errorConfig { return text(.decorator) == Topics.errorDecorator ? .error : nil }
+            if text(.action) == "done", fields.source.isEmpty, fields.context.isEmpty,
+               text(.config) != Topics.completedCommandConfig { return .result }
+            return nil
+        }
+    }
+
+    static func outcome(_ text: String) -> IntegrationManager.Outcome? {
+        Array(text.utf8).withUnsafeBytes { IntegrationManager.outcome(of: $0) }
+    }
+
+    @Test("results, errors and everything else")
+    func examples() {
+        #expect(Self.outcome("Echo~~~~done~id-1~body") == .result)
+        #expect(Self.outcome("Echo~~~~done~~") == .result)
+        #expect(Self.outcome("Echo~PUBLISH~~~done~id~") == .result)  // any decorator, as before
+        #expect(Self.outcome("zmanager_error~ERROR~Worker w~Echo~handler_failed~id~text") == .error)
+        #expect(Self.outcome("zmanager_error~NOTICE~Subject~Echo~async_unknown~id~") == nil)
+        #expect(Self.outcome("completed_command~~~~done~id~") == nil)
+        #expect(Self.outcome("Echo~~Subject~Echo~Echo~id~") == nil)
+        #expect(Self.outcome("Echo~~x~~done~id~") == nil)
+        #expect(Self.outcome("Echo~~~x~done~id~") == nil)
+        #expect(Self.outcome("Echo~~~~donee~id~") == nil)
+        #expect(Self.outcome("Echo~~~~done~id") == nil)      // no sixth `~`: not a header
+        #expect(Self.outcome("Echo~~~~done~") == nil)
+        #expect(Self.outcome("zmanager_error~ERROR~a~b~c") == nil)
+        #expect(Self.outcome("") == nil)
+        #expect(Self.outcome("~") == nil)
+    }
+
+    @Test("agrees with the full parse on 20,000 random frames built from header-like pieces")
+    func agreesWithTheDefinition() {
+        var rng = SplitMix64(seed: 0x2026_1202)
+        let pieces = ["", "~", "~~", "~~~", "done", "Echo", "ERROR", "NOTICE", Topics.errorConfig,
+                      Topics.completedCommandConfig, "x", "don", "one~", "~done~", "~~~done~", "id-42", "PUBLISH"]
+        for _ in 0..<20_000 {
+            var text = ""
+            for _ in 0..<Int(rng.next() % 9) { text += pieces[Int(rng.next() % UInt64(pieces.count))] }
+            let frame = Array(text.utf8)
+            let fast = frame.withUnsafeBytes { IntegrationManager.outcome(of: $0) }
+            #expect(fast == Self.reference(frame), "\(text)")
+        }
+    }
+}
+
+/// A small deterministic generator (SplitMix64), so a failure reproduces.
+struct SplitMix64 {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
