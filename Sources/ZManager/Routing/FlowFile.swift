@@ -18,11 +18,12 @@ public enum FlowFile {
         var flows: [Flow] = []
         var firstDefinition: [String: SourceLocation] = [:]
         // The section being read: its name, header location, steps and the last step's line.
-        var current: (name: String, location: SourceLocation, steps: [ActionKey], lastLine: Int)?
+        var current: (name: String, location: SourceLocation, steps: [ActionKey], stepLocations: [SourceLocation], lastLine: Int)?
 
         func finish() throws(FlowFileError) {
             guard let section = current else { return }
-            let flow = Flow(name: section.name, steps: section.steps, location: section.location)
+            let flow = Flow(name: section.name, steps: section.steps, location: section.location,
+                            stepLocations: section.stepLocations)
             guard flow.endsWithDone else {
                 let line = section.steps.isEmpty ? section.location.line : section.lastLine
                 throw FlowFileError(
@@ -44,7 +45,7 @@ public enum FlowFile {
                     throw FlowFileError(location: here, problem: .duplicateFlow(name, firstDefinedAt: first))
                 }
                 firstDefinition[name] = here
-                current = (name, here, [], line.number)
+                current = (name, here, [], [], line.number)
             case .entry:
                 guard current != nil else {
                     throw FlowFileError(location: here, problem: .stepBeforeSection(String(line.content)))
@@ -57,6 +58,7 @@ public enum FlowFile {
                     throw FlowFileError(location: here, problem: .malformedStep(String(line.content), error))
                 }
                 current!.steps.append(step)
+                current!.stepLocations.append(here)
                 current!.lastLine = line.number
             }
         }
@@ -117,6 +119,9 @@ public struct FlowFileError: Error, Hashable, Sendable, CustomStringConvertible 
         case duplicateFlow(String, firstDefinedAt: SourceLocation)
         /// The flow's last step is not `??done` (`lastStep` is nil for a flow without steps).
         case missingDone(flow: String, lastStep: ActionKey?)
+        /// A step always reached across a hop whose own header first-matches an earlier step:
+        /// every message reaching it re-enters the flow there and loops.
+        case shadowedStep(flow: String, step: ActionKey, index: Int, shadowedBy: ActionKey, shadowingIndex: Int, at: SourceLocation)
         /// The file or directory could not be read.
         case unreadable(String)
 
@@ -141,6 +146,11 @@ public struct FlowFileError: Error, Hashable, Sendable, CustomStringConvertible 
                 return "flow \"\(flow)\" ends with \"\(last.text)\"; expected its last step to be ??done"
                     + " (without it the flow has no defined end: no result is published, and"
                     + " DigitalPy's core services crash when their step is the last one)"
+            case .shadowedStep(let flow, let step, let index, let earlier, let earlierIndex, let earlierLocation):
+                return "flow \"\(flow)\" loops: step \(index) \"\(step.text)\" is reached across a hop, and its header"
+                    + " matches step \(earlierIndex) \"\(earlier.text)\" (\(earlierLocation)) first, so every message"
+                    + " reaching it re-enters at step \(earlierIndex); expected it to differ from every earlier step in a"
+                    + " field both give (an empty field matches anything), e.g. give it a sender"
             case .unreadable(let reason):
                 return "cannot load flows: \(reason)"
             }

@@ -55,6 +55,11 @@ final class FlowRouter: Sendable {
         case workers
         /// Service: a plain or `@PUBLISH` step, to the Subject, which routes it (§6.2 rules 5, 6).
         case subject
+        /// The next step would have to cross a hop under a header that first-matches an earlier
+        /// step (``Flow/shadowingStep(of:)``): the flow would re-enter there and loop, so the
+        /// role ends it with a ``ErrorKind/flowLoop`` error. (Flows where this always happens
+        /// are refused at load; this is the second line of defence for the rest.)
+        case wouldLoop
     }
 
     /// The step a flow goes on with and how it gets there.
@@ -91,9 +96,13 @@ final class FlowRouter: Sendable {
                 let here = FlowPosition(flow: f, step: s)
                 let next = s + 1 < flow.steps.count ? FlowPosition(flow: f, step: s + 1) : nil
                 let mapsHere = role != .subject && executes(here)
+                let nextStep = next.map { next -> Next in
+                    var hop = Self.hop(to: routing.kind(next), mapped: role != .subject && executes(next), role: role)
+                    if hop != .runHere && hop != .result && flow.shadowingStep(of: next.step) != nil { hop = .wouldLoop }
+                    return Next(position: next, hop: hop)
+                }
                 entries.append(Entry(
-                    arrival: Self.arrival(kind: routing.kind(here), mapped: mapsHere, role: role),
-                    next: next.map { Next(position: $0, hop: Self.hop(to: routing.kind($0), mapped: role != .subject && executes($0), role: role)) }))
+                    arrival: Self.arrival(kind: routing.kind(here), mapped: mapsHere, role: role), next: nextStep))
                 prefixes.append(routing.prefix(here))
             }
         }
@@ -124,6 +133,14 @@ final class FlowRouter: Sendable {
 
     /// The number of flat indexes (every step of every flow).
     var stepCount: Int { entries.count }
+
+    /// The error text for a ``Hop/wouldLoop`` to `position`.
+    func loopText(_ position: FlowPosition) -> String {
+        let flow = routing.flows.flows[position.flow]
+        let earlier = flow.shadowingStep(of: position.step) ?? position.step
+        return "step \(position.step) \(flow.steps[position.step].text) would be sent under a header that matches step"
+            + " \(earlier) \(flow.steps[earlier].text) first: the flow would re-enter there and loop"
+    }
 
     /// The step's text, for error messages.
     func stepText(_ position: FlowPosition) -> String { routing.flows.step(at: position).text }

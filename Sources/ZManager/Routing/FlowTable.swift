@@ -21,8 +21,8 @@ public struct FlowTable: Sendable {
 
     /// A table of the given flows.
     ///
-    /// - Throws: ``FlowFileError`` for a duplicate name (naming both definitions) or a flow that
-    ///   does not end with `??done`.
+    /// - Throws: ``FlowFileError`` for a duplicate name (naming both definitions), a flow that
+    ///   does not end with `??done`, or a flow that would loop (``Flow/firstLoopingStep``).
     public init(_ flows: [Flow]) throws(FlowFileError) {
         var index: [String: Int] = [:]
         for (position, flow) in flows.enumerated() {
@@ -34,6 +34,12 @@ public struct FlowTable: Sendable {
             guard flow.endsWithDone else {
                 throw FlowFileError(
                     location: flow.location, problem: .missingDone(flow: flow.name, lastStep: flow.steps.last))
+            }
+            if let (k, j) = flow.firstLoopingStep {
+                throw FlowFileError(
+                    location: flow.stepLocations[k],
+                    problem: .shadowedStep(flow: flow.name, step: flow.steps[k], index: k,
+                                           shadowedBy: flow.steps[j], shadowingIndex: j, at: flow.stepLocations[j]))
             }
             index[flow.name] = position
         }

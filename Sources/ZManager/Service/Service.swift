@@ -141,6 +141,10 @@ public final class Service {
         case .subject, .workers, .runHere, .publishAndRunHere:
             // Only `.subject` is a service's hop: the Subject routes the next step.
             socket = toSubject
+        case .wouldLoop:
+            return Outbound.sendError(
+                .flowLoop, role: "Service \(name)", flow: router.flowName(next.position), id: inbound.idString,
+                text: router.loopText(next.position), form: inbound.form, to: toIntegrationManager, encodeBody: errorBody)
         }
         try state.send(&inbound, prefix: router.prefix(next.position), keepBody: false, outbox: &outbox, to: socket, pool: pool)
     }

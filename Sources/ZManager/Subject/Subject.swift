@@ -122,6 +122,10 @@ public final class Subject {
             case .workers, .runHere, .publishAndRunHere, .subject:
                 // Only `.workers` is a Subject's hop; the others belong to roles that execute.
                 try send(&inbound, as: next.position, to: toWorkers)
+            case .wouldLoop:
+                // Refused at load for the step after `Push`; kept for flows built otherwise.
+                fail(.flowLoop, flow: router.flowName(next.position), id: inbound.idString,
+                     router.loopText(next.position), form: inbound.form)
             }
         case .completedCommand:
             try continueCompleted(&inbound)

@@ -13,6 +13,9 @@ public enum ErrorKind: String, Sendable, CaseIterable {
     case unknownStep = "unknown_step"
     /// The step has no handler in the worker's action mapping.
     case unmappedAction = "unmapped_action"
+    /// The next step would be sent under a header that first-matches an earlier step of its
+    /// flow, so the flow would re-enter there and loop (``Flow/shadowingStep(of:)``).
+    case flowLoop = "flow_loop"
     /// The handler threw; the error text is the body.
     case handlerFailed = "handler_failed"
     /// A parked (ASYNC) flow got no response within the configured timeout.

@@ -165,6 +165,9 @@ public final class Worker {
             case .workers, .subject:
                 // Not a worker's hop (the Subject's and a service's); the Subject routes it.
                 return try state.send(&inbound, prefix: prefix, keepBody: false, outbox: &outbox, to: toSubject, pool: pool)
+            case .wouldLoop:
+                return fail(.flowLoop, flow: router.flowName(next.position), id: inbound.idString,
+                            router.loopText(next.position), form: inbound.form)
             }
             position = next.position
         }
