@@ -35,6 +35,11 @@ public final class Subject {
     let errorBody: ErrorBodyEncoder
     /// Unchecked exclusivity for the same reason as `outbox`: the Subject's thread only.
     @exclusivity(unchecked) var parked: ParkedFlows
+    /// Steps no worker could take yet (same thread, same unchecked exclusivity).
+    @exclusivity(unchecked) var backlog: WorkerBacklog
+    /// The most steps that wait for a worker: ``RoleLimits/highWaterMark``, at most this many
+    /// (each holds two preallocated messages).
+    static let backlogLimit = 65_536
     public let frontEndpoint: String
     public let workerEndpoint: String
 
@@ -69,31 +74,37 @@ public final class Subject {
         self.limits = limits
         self.statistics = statistics
         self.parked = ParkedFlows(capacity: async.capacity, timeout: async.timeout)
+        self.backlog = WorkerBacklog(capacity: min(limits.highWaterMark, Self.backlogLimit))
         self.pool = .shared
         self.errorBody = errorBody
     }
 
     /// Runs until the context shuts down.
+    ///
+    /// It never blocks on a send to the workers: what no worker can take waits in the backlog
+    /// (``WorkerBacklog``), and while anything waits the Subject polls its front and the
+    /// workers' socket together, so it keeps serving everything else. Only when the backlog
+    /// is full does it stop reading (backpressure) until a worker takes a step or the oldest
+    /// expires.
     public func run() {
         var inbound = Inbound()
         let clock = ContinuousClock()
         do {
+            let frontAndWorkers = try Poller([(front, .readable), (toWorkers, .writable)])
+            let workersOnly = try Poller([(toWorkers, .writable)])
             while true {
-                let outcome = try inbound.receive(from: front, maxSize: limits.maxMessageSize)
-                switch outcome {
-                case .timedOut:
-                    break
-                case .malformed(let kind, let reason):
-                    statistics.subjectReceived.add(1, ordering: .relaxed)
-                    statistics.flowsStarted.add(1, ordering: .relaxed)
-                    fail(kind, flow: "", id: "", reason, form: inbound.form)
-                case .message:
-                    statistics.subjectReceived.add(1, ordering: .relaxed)
-                    if let verb = inbound.verb {
-                        try control(verb, &inbound)
-                    } else {
-                        try route(&inbound)
+                if backlog.isEmpty {
+                    try take(try inbound.receive(from: front, maxSize: limits.maxMessageSize), &inbound)
+                } else {
+                    let full = backlog.isFull
+                    let poller = full ? workersOnly : frontAndWorkers
+                    let untilExpiry = backlog.earliestDeadline.map { $0 - clock.now } ?? .milliseconds(20)
+                    _ = try poller.poll(timeout: max(.zero, min(untilExpiry, .milliseconds(20))))
+                    if poller.events(at: full ? 0 : 1).contains(.writable) { try flushBacklog() }
+                    if !full && frontAndWorkers.isReadable(0) {
+                        try take(try inbound.receive(from: front, maxSize: limits.maxMessageSize, dontWait: true), &inbound)
                     }
+                    expireBacklog(now: clock.now)
                 }
                 if parked.count > 0 { expireParked(now: clock.now) }
             }
@@ -103,6 +114,24 @@ public final class Subject {
         front.close()
         toWorkers.close()
         toIntegrationManager.close()
+    }
+
+    private func take(_ outcome: Inbound.Outcome, _ inbound: inout Inbound) throws(ZMQError) {
+        switch outcome {
+        case .timedOut:
+            break
+        case .malformed(let kind, let reason):
+            statistics.subjectReceived.add(1, ordering: .relaxed)
+            statistics.flowsStarted.add(1, ordering: .relaxed)
+            fail(kind, flow: "", id: "", reason, form: inbound.form)
+        case .message:
+            statistics.subjectReceived.add(1, ordering: .relaxed)
+            if let verb = inbound.verb {
+                try control(verb, &inbound)
+            } else {
+                try route(&inbound)
+            }
+        }
     }
 
     private func route(_ inbound: inout Inbound) throws(ZMQError) {
@@ -121,7 +150,7 @@ public final class Subject {
                 try park(&inbound, at: next.position)
             case .workers, .runHere, .publishAndRunHere, .subject:
                 // Only `.workers` is a Subject's hop; the others belong to roles that execute.
-                try send(&inbound, as: next.position, to: toWorkers)
+                try dispatch(&inbound, as: router.prefix(next.position))
             case .wouldLoop:
                 // Refused at load for the step after `Push`; kept for flows built otherwise.
                 fail(.flowLoop, flow: router.flowName(next.position), id: inbound.idString,
@@ -142,11 +171,11 @@ public final class Subject {
                             form: inbound.form)
             }
             statistics.parked.subtract(1, ordering: .relaxed)
-            try forward(&inbound, to: toWorkers)
+            try dispatchUnchanged(&inbound)
         case .published:
             try forward(&inbound, to: toIntegrationManager)
         case .step:
-            try forward(&inbound, to: toWorkers)
+            try dispatchUnchanged(&inbound)
         }
     }
 
@@ -165,7 +194,7 @@ public final class Subject {
                         "no flow is parked with this id (expired, answered already, or never parked)", form: inbound.form)
         }
         statistics.parked.subtract(1, ordering: .relaxed)
-        try send(&inbound, as: entry.position, to: toWorkers)
+        try dispatch(&inbound, as: router.prefix(entry.position))
     }
 
     private func unknown(_ inbound: inout Inbound) {
@@ -235,6 +264,72 @@ public final class Subject {
             try outbox.send(prefix: prefix, id: inbound.id, bodyFrame: &inbound.body, to: socket)
         case .single:
             try outbox.send(prefix: prefix, id: inbound.id, body: inbound.singleFormBody, form: .single, to: socket, pool: pool)
+        }
+    }
+
+    /// Sends the message to the workers under `prefix` without blocking; if no worker can take
+    /// it, it waits in the backlog (oldest first), or, with the backlog full, fails at once with
+    /// ``ErrorKind/noWorkers``.
+    private func dispatch(_ inbound: inout Inbound, as prefix: HeaderPrefix) throws(ZMQError) {
+        if !backlog.isEmpty { try flushBacklog() }
+        switch inbound.form {
+        case .split:
+            guard try outbox.send(prefix: prefix, id: inbound.id, bodyFrame: &inbound.body, to: toWorkers, dontWait: true)
+                == .wouldBlock else { return }
+            guard !backlog.isFull else { return refuse(inbound) }
+            held(backlog.append(&outbox.header, &inbound.body, deadline: dispatchDeadline))
+        case .single:
+            guard try outbox.send(prefix: prefix, id: inbound.id, body: inbound.singleFormBody, form: .single,
+                                  to: toWorkers, pool: pool, dontWait: true) == .wouldBlock else { return }
+            guard !backlog.isFull else { return refuse(inbound) }
+            held(backlog.append(&outbox.frame, deadline: dispatchDeadline))
+        }
+    }
+
+    /// ``dispatch(_:as:)`` for a message forwarded with its frames unchanged.
+    private func dispatchUnchanged(_ inbound: inout Inbound) throws(ZMQError) {
+        if !backlog.isEmpty { try flushBacklog() }
+        switch inbound.form {
+        case .split:
+            guard try toWorkers.send(&inbound.head, more: true, dontWait: true) == .sent else {
+                guard !backlog.isFull else { return refuse(inbound) }
+                return held(backlog.append(&inbound.head, &inbound.body, deadline: dispatchDeadline))
+            }
+            _ = try toWorkers.send(&inbound.body)
+        case .single:
+            guard try toWorkers.send(&inbound.head, dontWait: true) == .sent else {
+                guard !backlog.isFull else { return refuse(inbound) }
+                return held(backlog.append(&inbound.head, deadline: dispatchDeadline))
+            }
+        }
+    }
+
+    private var dispatchDeadline: ContinuousClock.Instant { ContinuousClock.now + limits.dispatchTimeout }
+
+    /// Counts a message moved into the backlog (which had room: checked before).
+    private func held(_ kept: Bool) {
+        assert(kept, "the backlog had room")
+        statistics.waitingForWorkers.add(1, ordering: .relaxed)
+    }
+
+    /// Fails a message no worker can take while the backlog is full. (The loop stops reading
+    /// while it is full, so only a message read before it filled gets here.)
+    private func refuse(_ inbound: borrowing Inbound) {
+        fail(.noWorkers, flow: inbound.flowString, id: inbound.idString,
+             "no worker can take it, and \(backlog.capacity) steps are waiting for one already", form: inbound.form)
+    }
+
+    private func flushBacklog() throws(ZMQError) {
+        let sent = try backlog.flush(to: toWorkers)
+        if sent > 0 { statistics.waitingForWorkers.subtract(sent, ordering: .relaxed) }
+    }
+
+    private func expireBacklog(now: ContinuousClock.Instant) {
+        backlog.expire(now: now) { header, frameCount in
+            statistics.waitingForWorkers.subtract(1, ordering: .relaxed)
+            let fields = try? WireHeader.parse(header)
+            fail(.noWorkers, flow: fields?.string(.config, in: header) ?? "", id: fields?.string(.id, in: header) ?? "",
+                 "no worker took the step within \(limits.dispatchTimeout)", form: frameCount == 2 ? .split : .single)
         }
     }
 

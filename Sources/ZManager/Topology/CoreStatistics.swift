@@ -17,6 +17,8 @@ public final class CoreStatistics: Sendable {
     public let flowsStarted = Atomic<Int>(0)
     /// Flows parked at an ASYNC step right now.
     public let parked = Atomic<Int>(0)
+    /// Steps waiting at the Subject for a worker to take them right now.
+    public let waitingForWorkers = Atomic<Int>(0)
 
     private let subjectPadding: CacheLinePadding = .init()
 

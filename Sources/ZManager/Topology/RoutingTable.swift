@@ -43,5 +43,9 @@ public struct RoleLimits: Sendable {
     /// High-water mark of every socket, in messages. Bounded by default: libzmq's 0
     /// (DigitalPy's setting on the IM and workers) means unbounded memory under overload.
     public var highWaterMark: Int = 10_000
+    /// How long a step may wait at the Subject for a worker to take it (none connected, or
+    /// every worker's queue full) before it fails with ``ErrorKind/noWorkers``. Up to
+    /// ``highWaterMark`` steps wait; meanwhile the Subject goes on serving everything else.
+    public var dispatchTimeout: Duration = .seconds(5)
     public init() {}
 }

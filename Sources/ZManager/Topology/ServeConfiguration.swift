@@ -58,9 +58,10 @@ public struct ServeConfiguration: Sendable {
         config.deployment = Deployment(rawValue: try workers["deployment"].choice(Deployment.allCases.map(\.rawValue), default: "threads"))!
 
         let limits = root["limits"]
-        try limits.expectMapping(allowed: ["high_water_mark", "max_message_size"])
+        try limits.expectMapping(allowed: ["high_water_mark", "max_message_size", "dispatch_timeout"])
         config.limits.highWaterMark = try limits["high_water_mark"].int(default: config.limits.highWaterMark, in: 1...10_000_000)
         config.limits.maxMessageSize = try limits["max_message_size"].int(default: config.limits.maxMessageSize, in: 64...(1 << 31))
+        config.limits.dispatchTimeout = try limits["dispatch_timeout"].duration(default: config.limits.dispatchTimeout)
 
         let async = root["async"]
         try async.expectMapping(allowed: ["timeout", "capacity"])

@@ -18,6 +18,9 @@ public enum ErrorKind: String, Sendable, CaseIterable {
     case flowLoop = "flow_loop"
     /// The handler threw; the error text is the body.
     case handlerFailed = "handler_failed"
+    /// No worker took the step within ``RoleLimits/dispatchTimeout`` (none connected, or all
+    /// busy for that long), or too many steps were waiting for one already.
+    case noWorkers = "no_workers"
     /// A parked (ASYNC) flow got no response within the configured timeout.
     case asyncTimeout = "async_timeout"
     /// A response arrived for a flow that is not parked (expired, answered twice, never parked).

@@ -204,10 +204,15 @@ struct Outbox: ~Copyable {
 
     /// Sends `prefix + id + "~"` and a copy of `body` in `form`: one frame (single form) or a
     /// header frame and a body frame (split form).
+    ///
+    /// With `dontWait`, a socket that cannot take the message returns ``SendResult/wouldBlock``
+    /// and nothing is sent: the single-form frame stays in ``frame``, the split-form header in
+    /// ``header`` (its body is not built yet).
+    @discardableResult
     mutating func send(
         prefix: HeaderPrefix, id: UnsafeRawBufferPointer, body: UnsafeRawBufferPointer, form: WireForm,
-        to socket: Socket, pool: BufferPool
-    ) throws(ZMQError) {
+        to socket: Socket, pool: BufferPool, dontWait: Bool = false
+    ) throws(ZMQError) -> SendResult {
         switch form {
         case .single:
             let headerCount = prefix.bytes.count + id.count + 1
@@ -224,13 +229,13 @@ struct Outbox: ~Copyable {
                     UnsafeMutableRawBufferPointer(rebasing: out[headerCount...]).copyMemory(from: body)
                 }
             }
-            _ = try socket.send(&frame)
+            return try socket.send(&frame, dontWait: dontWait)
         case .split:
-            try sendHeaderFrame(prefix: prefix, id: id, to: socket)
+            guard try sendHeaderFrame(prefix: prefix, id: id, to: socket, dontWait: dontWait) == .sent else { return .wouldBlock }
             pool.fill(&frame, count: body.count) { out in
                 if body.count > 0 { out.copyMemory(from: body) }
             }
-            _ = try socket.send(&frame)
+            return try socket.send(&frame)
         }
     }
 
@@ -246,18 +251,24 @@ struct Outbox: ~Copyable {
     }
 
     /// Sends the split form with `bodyFrame` as the body: moved, not copied (it is empty
-    /// afterwards).
+    /// afterwards). With `dontWait`, a socket that cannot take the message returns
+    /// ``SendResult/wouldBlock``: the header stays in ``header`` and `bodyFrame` is untouched.
+    @discardableResult
     mutating func send(
-        prefix: HeaderPrefix, id: UnsafeRawBufferPointer, bodyFrame: inout Message, to socket: Socket
-    ) throws(ZMQError) {
-        try sendHeaderFrame(prefix: prefix, id: id, to: socket)
-        _ = try socket.send(&bodyFrame)
+        prefix: HeaderPrefix, id: UnsafeRawBufferPointer, bodyFrame: inout Message, to socket: Socket,
+        dontWait: Bool = false
+    ) throws(ZMQError) -> SendResult {
+        guard try sendHeaderFrame(prefix: prefix, id: id, to: socket, dontWait: dontWait) == .sent else { return .wouldBlock }
+        // A message's later frames always follow its first (libzmq checks the high-water mark
+        // at message boundaries).
+        return try socket.send(&bodyFrame)
     }
 
-    private mutating func sendHeaderFrame(prefix: HeaderPrefix, id: UnsafeRawBufferPointer, to socket: Socket) throws(ZMQError) {
+    private mutating func sendHeaderFrame(prefix: HeaderPrefix, id: UnsafeRawBufferPointer, to socket: Socket,
+                                          dontWait: Bool) throws(ZMQError) -> SendResult {
         header.reset(size: prefix.bytes.count + id.count + 1)
         header.withUnsafeMutableBytes { Outbound.writeHeader(prefix, id, into: $0) }
-        _ = try socket.send(&header, more: true)
+        return try socket.send(&header, more: true, dontWait: dontWait)
     }
 
     /// Sends a control message's first frame (`\0` + verb), with MORE set.
