@@ -298,6 +298,23 @@ public final class Socket {
         try setOption(ZMQ_IMMEDIATE, on ? 1 : 0, "ZMQ_IMMEDIATE")
     }
 
+    /// ROUTER: a send to a peer that is not connected fails with
+    /// ``ZMQError/Code/hostUnreachable``, and one to a full pipe returns
+    /// ``SendResult/wouldBlock``, instead of being dropped silently (`ZMQ_ROUTER_MANDATORY`).
+    public func setRouterMandatory(_ on: Bool) throws(ZMQError) {
+        try setOption(ZMQ_ROUTER_MANDATORY, on ? 1 : 0, "ZMQ_ROUTER_MANDATORY")
+    }
+
+    /// ZMTP heartbeats (tcp and ipc; libzmq's I/O thread sends and answers them, so a busy
+    /// application thread does not matter): a PING every `interval`, and the connection is
+    /// closed when nothing arrives for `timeout` (`ZMQ_HEARTBEAT_IVL`, `ZMQ_HEARTBEAT_TIMEOUT`,
+    /// and `ZMQ_HEARTBEAT_TTL` for the peer).
+    public func setHeartbeat(interval: Duration, timeout: Duration) throws(ZMQError) {
+        try setOption(ZMQ_HEARTBEAT_IVL, Self.milliseconds(interval), "ZMQ_HEARTBEAT_IVL")
+        try setOption(ZMQ_HEARTBEAT_TIMEOUT, Self.milliseconds(timeout), "ZMQ_HEARTBEAT_TIMEOUT")
+        try setOption(ZMQ_HEARTBEAT_TTL, Self.milliseconds(timeout), "ZMQ_HEARTBEAT_TTL")
+    }
+
     /// SUB: receive messages whose first frame starts with `prefix` (empty = everything).
     public func subscribe(_ prefix: some Sequence<UInt8>) throws(ZMQError) {
         try setOption(ZMQ_SUBSCRIBE, bytes: Array(prefix), "ZMQ_SUBSCRIBE")

@@ -32,7 +32,7 @@ struct ServeCommand: ParsableCommand {
         let node = try ZManagerNode(
             endpoints: configuration.endpoints, flows: flows, mapping: mapping, handlers: .withBuiltins,
             options: .init(workers: inProcessWorkers, limits: configuration.limits, async: configuration.async,
-                           ioThreads: configuration.ioThreads))
+                           dispatch: configuration.dispatch, ioThreads: configuration.ioThreads))
         let endpoints = node.endpoints
         var children: [Process] = []
         if configuration.deployment == .processes {
@@ -44,7 +44,7 @@ struct ServeCommand: ParsableCommand {
               + "integration_manager_pull=\(endpoints.integrationManagerPull) "
               + "integration_manager_pub=\(endpoints.integrationManagerPub) "
               + "deployment=\(configuration.deployment.rawValue) worker_count=\(configuration.workers) "
-              + "flows=\(flows.flows.count)")
+              + "flows=\(flows.flows.count) dispatch=\(configuration.dispatch.mode.rawValue)")
         fflush(nil)
 
         let signal = Signals.waitForTermination()
@@ -55,7 +55,8 @@ struct ServeCommand: ParsableCommand {
         let stats = node.statistics
         print("drained=\(drained) signal=\(signal) flows_started=\(stats.flowsStarted.load(ordering: .relaxed)) "
               + "results=\(stats.results.load(ordering: .relaxed)) errors=\(stats.errors.load(ordering: .relaxed)) "
-              + "in_flight=\(stats.inFlight)")
+              + "in_flight=\(stats.inFlight) redelivered=\(stats.redelivered.load(ordering: .relaxed)) "
+              + "workers_lost=\(stats.workersLost.load(ordering: .relaxed))")
         fflush(nil)
         if !drained { throw ExitCode(3) }
     }
@@ -105,7 +106,7 @@ struct WorkerCommand: ParsableCommand {
             subjectFront: subject ?? configuration.endpoints.subjectFront,
             integrationManager: integrationManager ?? configuration.endpoints.integrationManagerPull,
             routing: RoutingTable(flows: flows), mapping: mapping, handlers: .withBuiltins,
-            limits: configuration.limits, statistics: statistics)
+            limits: configuration.limits, dispatch: configuration.dispatch, statistics: statistics)
         let thread = SocketThread.start(name: "zm-\(name)") { worker.run() }
         _ = Signals.waitForTermination()
         context.shutdown()

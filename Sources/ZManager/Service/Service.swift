@@ -124,7 +124,7 @@ public final class Service {
             return
         }
         state.begin()
-        if let failure = state.run(handler, on: inbound) {
+        if let failure = state.run(handler, on: &inbound) {
             return Outbound.sendError(
                 ErrorKind(handlerFailure: failure), role: "Service \(name)", flow: router.flowName(position),
                 id: inbound.idString, text: "\(router.stepText(position)): \(failure)",

@@ -40,29 +40,40 @@ public final class Subject {
     /// The most steps that wait for a worker: ``RoleLimits/highWaterMark``, at most this many
     /// (each holds two preallocated messages).
     static let backlogLimit = 65_536
+    /// Reliable dispatch (``DispatchOptions/Mode/reliable``): which worker holds which step.
+    /// Nil in fast mode, where `toWorkers` is a PUSH.
+    let reliable: ReliableDispatch?
     public let frontEndpoint: String
     public let workerEndpoint: String
 
     public convenience init(
         context: Context, frontEndpoint: String, workerEndpoint: String, integrationManager: String,
         routing: RoutingTable, limits: RoleLimits = RoleLimits(), async: AsyncOptions = AsyncOptions(),
-        statistics: CoreStatistics
+        dispatch: DispatchOptions = DispatchOptions(), statistics: CoreStatistics
     ) throws(ZMQError) {
         try self.init(context: context, frontEndpoint: frontEndpoint, workerEndpoint: workerEndpoint,
                       integrationManager: integrationManager, routing: routing, limits: limits, async: async,
-                      statistics: statistics, errorBody: formAwareErrorBody)
+                      dispatch: dispatch, statistics: statistics, errorBody: formAwareErrorBody)
     }
 
     init(
         context: Context, frontEndpoint: String, workerEndpoint: String, integrationManager: String,
-        routing: RoutingTable, limits: RoleLimits, async: AsyncOptions, statistics: CoreStatistics,
-        errorBody: @escaping ErrorBodyEncoder
+        routing: RoutingTable, limits: RoleLimits, async: AsyncOptions, dispatch: DispatchOptions = DispatchOptions(),
+        statistics: CoreStatistics, errorBody: @escaping ErrorBodyEncoder
     ) throws(ZMQError) {
         front = try Socket(context, .pull)
         try front.setReceiveHighWaterMark(limits.highWaterMark)
         try front.setReceiveTimeout(.milliseconds(20))
         try front.bind(frontEndpoint)
-        toWorkers = try Socket(context, .push)
+        switch dispatch.mode {
+        case .fast:
+            toWorkers = try Socket(context, .push)
+        case .reliable:
+            toWorkers = try Socket(context, .router)
+            try toWorkers.setRouterMandatory(true)
+            try toWorkers.setHeartbeat(interval: dispatch.heartbeat, timeout: dispatch.heartbeatTimeout)
+            try toWorkers.setReceiveHighWaterMark(limits.highWaterMark)
+        }
         try toWorkers.setSendHighWaterMark(limits.highWaterMark)
         try toWorkers.bind(workerEndpoint)
         toIntegrationManager = try Socket(context, .push)
@@ -74,9 +85,18 @@ public final class Subject {
         self.limits = limits
         self.statistics = statistics
         self.parked = ParkedFlows(capacity: async.capacity, timeout: async.timeout)
-        self.backlog = WorkerBacklog(capacity: min(limits.highWaterMark, Self.backlogLimit))
+        let held = min(limits.highWaterMark, Self.backlogLimit)
+        self.backlog = WorkerBacklog(capacity: dispatch.mode == .fast ? held : 1)
+        self.reliable = dispatch.mode == .fast ? nil
+            : ReliableDispatch(socket: toWorkers, options: dispatch, capacity: held,
+                               waitLimit: limits.dispatchTimeout, statistics: statistics)
         self.pool = .shared
         self.errorBody = errorBody
+        reliable?.onLost = { [unowned self] header, frameCount in
+            let fields = try? WireHeader.parse(header)
+            fail(.workerLost, flow: fields?.string(.config, in: header) ?? "", id: fields?.string(.id, in: header) ?? "",
+                 "\(dispatch.maxAttempts) workers were lost while holding the step", form: frameCount == 2 ? .split : .single)
+        }
     }
 
     /// Runs until the context shuts down.
@@ -89,6 +109,7 @@ public final class Subject {
     public func run() {
         var inbound = Inbound()
         let clock = ContinuousClock()
+        if let reliable { return runReliable(reliable, &inbound) }
         do {
             let frontAndWorkers = try Poller([(front, .readable), (toWorkers, .writable)])
             let workersOnly = try Poller([(toWorkers, .writable)])
@@ -114,6 +135,99 @@ public final class Subject {
         front.close()
         toWorkers.close()
         toIntegrationManager.close()
+    }
+
+    /// ``run()`` in reliable mode: workers' outputs come back on the ROUTER and are read
+    /// first (each final one frees a slot and a credit); new work is read only while a slot is
+    /// free; workers are probed every heartbeat.
+    private func runReliable(_ reliable: ReliableDispatch, _ inbound: inout Inbound) {
+        let clock = ContinuousClock()
+        var identity = Message()
+        var lead = Message()
+        do {
+            let both = try Poller([(toWorkers, .readable), (front, .readable)])
+            let workersOnly = try Poller([(toWorkers, .readable)])
+            var nextProbe = clock.now
+            while true {
+                let full = reliable.isFull
+                let poller = full ? workersOnly : both
+                var wait = nextProbe - clock.now
+                if let deadline = reliable.earliestDeadline { wait = min(wait, deadline - clock.now) }
+                _ = try poller.poll(timeout: max(.zero, min(wait, .milliseconds(20))))
+                // Batches bound how long one side waits for the other.
+                var taken = 0
+                while taken < 256, try takeFromWorker(reliable, &identity, &lead, &inbound) { taken += 1 }
+                if reliable.hasWaiting { try reliable.pump() }
+                taken = 0
+                while taken < 256, !reliable.isFull {
+                    let outcome = try inbound.receive(from: front, maxSize: limits.maxMessageSize, dontWait: true)
+                    if case .timedOut = outcome { break }
+                    try take(outcome, &inbound)
+                    taken += 1
+                }
+                let now = clock.now
+                if now >= nextProbe {
+                    try reliable.probe()
+                    nextProbe = now + reliable.options.heartbeat
+                }
+                reliable.expire(now: now) { header, frameCount in
+                    let fields = try? WireHeader.parse(header)
+                    fail(.noWorkers, flow: fields?.string(.config, in: header) ?? "", id: fields?.string(.id, in: header) ?? "",
+                         "no worker took the step within \(limits.dispatchTimeout)", form: frameCount == 2 ? .split : .single)
+                }
+                if parked.count > 0 { expireParked(now: now) }
+            }
+        } catch {
+            RoleLog.ended("Subject", by: error)
+        }
+        front.close()
+        toWorkers.close()
+        toIntegrationManager.close()
+    }
+
+    /// Reads one message from the workers' ROUTER, if any: a worker's `ready`, or an output
+    /// with its receipt, carried on unless its step was dealt again since (then it is stale
+    /// and dropped: the new dealing answers). Returns false when nothing was waiting.
+    private func takeFromWorker(_ reliable: ReliableDispatch, _ identity: inout Message, _ lead: inout Message,
+                                _ inbound: inout Inbound) throws(ZMQError) -> Bool {
+        guard try toWorkers.receive(into: &identity, dontWait: true) == .received else { return false }
+        guard identity.more else { return true }
+        _ = try toWorkers.receive(into: &lead)
+        let (size, first, seq, flags) = lead.withUnsafeBytes { bytes in
+            (bytes.count, bytes.first ?? 0,
+             bytes.count >= WorkerChannel.seqSize ? UInt64(littleEndian: bytes.loadUnaligned(as: UInt64.self)) : 0,
+             WorkerChannel.Receipt(rawValue: bytes.count == WorkerChannel.receiptSize ? bytes[8] : 0))
+        }
+        if size == WorkerChannel.receiptSize {
+            let current = reliable.receipt(seq, final: flags.contains(.final))
+            if !current || !identity.withUnsafeBytes({ reliable.knows($0) }) {
+                if !current { statistics.staleOutputsDropped.add(lead.more ? 1 : 0, ordering: .relaxed) }
+                try identity.withUnsafeBytes { (bytes) throws(ZMQError) in try reliable.hello(bytes) }
+            }
+            guard lead.more else { return true }
+            guard current else {
+                try discardRest(of: toWorkers, &lead)
+                return true
+            }
+            if flags.contains(.toSubject) {
+                try take(try inbound.receive(from: toWorkers, maxSize: limits.maxMessageSize), &inbound)
+            } else {
+                _ = try toWorkers.forward(to: toIntegrationManager, using: &lead)
+            }
+            return true
+        }
+        if size == WorkerChannel.readySize, first == 0, lead.withUnsafeBytes({ $0[1] }) == WorkerChannel.Verb.ready.rawValue {
+            let credit = lead.withUnsafeBytes { Int(UInt32(littleEndian: $0.loadUnaligned(fromByteOffset: 2, as: UInt32.self))) }
+            try identity.withUnsafeBytes { (bytes) throws(ZMQError) in
+                try reliable.register(bytes, credit: min(credit, limits.highWaterMark))
+            }
+        }
+        if lead.more { try discardRest(of: toWorkers, &lead) }
+        return true
+    }
+
+    private func discardRest(of socket: Socket, _ scratch: inout Message) throws(ZMQError) {
+        while scratch.more { _ = try socket.receive(into: &scratch) }
     }
 
     private func take(_ outcome: Inbound.Outcome, _ inbound: inout Inbound) throws(ZMQError) {
@@ -271,6 +385,17 @@ public final class Subject {
     /// it, it waits in the backlog (oldest first), or, with the backlog full, fails at once with
     /// ``ErrorKind/noWorkers``.
     private func dispatch(_ inbound: inout Inbound, as prefix: HeaderPrefix) throws(ZMQError) {
+        if let reliable {
+            switch inbound.form {
+            case .split:
+                outbox.fillHeader(prefix: prefix, id: inbound.id)
+                guard try reliable.admit(&outbox.header, &inbound.body) else { return refuse(inbound, reliable) }
+            case .single:
+                outbox.fillSingle(prefix: prefix, id: inbound.id, body: inbound.singleFormBody, pool: pool)
+                guard try reliable.admit(&outbox.frame) else { return refuse(inbound, reliable) }
+            }
+            return
+        }
         if !backlog.isEmpty { try flushBacklog() }
         switch inbound.form {
         case .split:
@@ -288,6 +413,15 @@ public final class Subject {
 
     /// ``dispatch(_:as:)`` for a message forwarded with its frames unchanged.
     private func dispatchUnchanged(_ inbound: inout Inbound) throws(ZMQError) {
+        if let reliable {
+            switch inbound.form {
+            case .split:
+                guard try reliable.admit(&inbound.head, &inbound.body) else { return refuse(inbound, reliable) }
+            case .single:
+                guard try reliable.admit(&inbound.head) else { return refuse(inbound, reliable) }
+            }
+            return
+        }
         if !backlog.isEmpty { try flushBacklog() }
         switch inbound.form {
         case .split:
@@ -331,6 +465,13 @@ public final class Subject {
             fail(.noWorkers, flow: fields?.string(.config, in: header) ?? "", id: fields?.string(.id, in: header) ?? "",
                  "no worker took the step within \(limits.dispatchTimeout)", form: frameCount == 2 ? .split : .single)
         }
+    }
+
+    /// Reliable mode: every slot holds a step already. (The loop reads new work only while a
+    /// slot is free, and a worker's output frees its own slot first, so this is rare.)
+    private func refuse(_ inbound: borrowing Inbound, _ reliable: ReliableDispatch) {
+        fail(.noWorkers, flow: inbound.flowString, id: inbound.idString,
+             "\(reliable.capacity) steps are held for the workers already", form: inbound.form)
     }
 
     /// Forwards the message's frames as they are (no copy).

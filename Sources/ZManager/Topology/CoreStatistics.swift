@@ -19,6 +19,12 @@ public final class CoreStatistics: Sendable {
     public let parked = Atomic<Int>(0)
     /// Steps waiting at the Subject for a worker to take them right now.
     public let waitingForWorkers = Atomic<Int>(0)
+    /// Reliable dispatch: steps dealt again because the worker holding them was lost.
+    public let redelivered = Atomic<Int>(0)
+    /// Reliable dispatch: workers found gone (process died, host silent, socket closed).
+    public let workersLost = Atomic<Int>(0)
+    /// Reliable dispatch: outputs of a step dealt again since, dropped so that services see one.
+    public let staleOutputsDropped = Atomic<Int>(0)
 
     private let subjectPadding: CacheLinePadding = .init()
 

@@ -19,6 +19,7 @@ public struct ServeConfiguration: Sendable {
     public var deployment = Deployment.threads
     public var limits = RoleLimits()
     public var async = AsyncOptions()
+    public var dispatch = DispatchOptions()
     public var ioThreads = 1
     public var drainTimeout: Duration = .seconds(10)
     /// The file this configuration was read from.
@@ -36,7 +37,7 @@ public struct ServeConfiguration: Sendable {
 
     public static func parse(_ text: String, file: String) throws(ConfigurationError) -> ServeConfiguration {
         let root = try ConfigurationReader(yaml: text, file: file)
-        try root.expectMapping(allowed: ["endpoints", "flows", "mappings", "workers", "limits", "async", "io_threads", "drain_timeout"])
+        try root.expectMapping(allowed: ["endpoints", "flows", "mappings", "workers", "limits", "async", "dispatch", "io_threads", "drain_timeout"])
         var config = ServeConfiguration()
         config.file = file
         let base = URL(fileURLWithPath: file).deletingLastPathComponent()
@@ -67,6 +68,19 @@ public struct ServeConfiguration: Sendable {
         try async.expectMapping(allowed: ["timeout", "capacity"])
         config.async.timeout = try async["timeout"].duration(default: config.async.timeout)
         config.async.capacity = try async["capacity"].int(default: config.async.capacity, in: 1...10_000_000)
+
+        let dispatch = root["dispatch"]
+        try dispatch.expectMapping(allowed: ["mode", "credit", "heartbeat", "heartbeat_timeout", "max_attempts"])
+        config.dispatch.mode = DispatchOptions.Mode(
+            rawValue: try dispatch["mode"].choice(DispatchOptions.Mode.allCases.map(\.rawValue), default: "fast"))!
+        config.dispatch.credit = try dispatch["credit"].int(default: config.dispatch.credit, in: 1...10_000)
+        config.dispatch.heartbeat = try dispatch["heartbeat"].duration(default: config.dispatch.heartbeat)
+        config.dispatch.heartbeatTimeout = try dispatch["heartbeat_timeout"].duration(default: config.dispatch.heartbeatTimeout)
+        config.dispatch.maxAttempts = try dispatch["max_attempts"].int(default: config.dispatch.maxAttempts, in: 1...100)
+        guard config.dispatch.heartbeatTimeout > config.dispatch.heartbeat else {
+            throw dispatch["heartbeat_timeout"].error(
+                "expected a duration longer than dispatch.heartbeat (\(config.dispatch.heartbeat)), found \(config.dispatch.heartbeatTimeout)")
+        }
 
         config.ioThreads = try root["io_threads"].int(default: 1, in: 1...64)
         config.drainTimeout = try root["drain_timeout"].duration(default: config.drainTimeout)

@@ -54,6 +54,8 @@ public final class ZManagerNode: @unchecked Sendable {
     /// The endpoints actually bound (wildcard ports resolved); connect clients here.
     public let endpoints: Endpoints
     public let routing: RoutingTable
+    /// How the Subject deals to workers: a worker started for this node must use the same.
+    public let dispatch: DispatchOptions
     private var threads: [SocketThread] = []
     private let stopLock = DispatchSemaphore(value: 1)
     private var stopped = false
@@ -62,14 +64,18 @@ public final class ZManagerNode: @unchecked Sendable {
         public var workers = 2
         public var limits = RoleLimits()
         public var async = AsyncOptions()
+        /// Fast (PUSH) or reliable (credit, redelivery) dispatch to the workers; the node's own
+        /// workers and any `zmanager worker` that connects must use the same mode.
+        public var dispatch = DispatchOptions()
         public var ioThreads = 1
         /// `ZMQ_THREAD_NAME_PREFIX` of the node's context (see ``Context/init(ioThreads:maxSockets:threadNamePrefix:)``).
         public var threadNamePrefix: Int?
-        public init(workers: Int = 2, limits: RoleLimits = RoleLimits(), async: AsyncOptions = AsyncOptions(), ioThreads: Int = 1,
-                    threadNamePrefix: Int? = nil) {
+        public init(workers: Int = 2, limits: RoleLimits = RoleLimits(), async: AsyncOptions = AsyncOptions(),
+                    dispatch: DispatchOptions = DispatchOptions(), ioThreads: Int = 1, threadNamePrefix: Int? = nil) {
             self.workers = workers
             self.limits = limits
             self.async = async
+            self.dispatch = dispatch
             self.ioThreads = ioThreads
             self.threadNamePrefix = threadNamePrefix
         }
@@ -83,13 +89,15 @@ public final class ZManagerNode: @unchecked Sendable {
         _ = try handlers.resolve(mapping)  // fail before binding anything
         context = try Context(ioThreads: options.ioThreads, threadNamePrefix: options.threadNamePrefix)
         routing = RoutingTable(flows: flows)
+        dispatch = options.dispatch
         do {
             let im = try IntegrationManager(context: context, pullEndpoint: endpoints.integrationManagerPull,
                                             pubEndpoint: endpoints.integrationManagerPub, limits: options.limits,
                                             statistics: statistics)
             let subject = try Subject(context: context, frontEndpoint: endpoints.subjectFront,
                                       workerEndpoint: endpoints.subjectWorkers, integrationManager: im.pullEndpoint,
-                                      routing: routing, limits: options.limits, async: options.async, statistics: statistics)
+                                      routing: routing, limits: options.limits, async: options.async, dispatch: options.dispatch,
+                                      statistics: statistics)
             self.endpoints = Endpoints(subjectFront: subject.frontEndpoint, subjectWorkers: subject.workerEndpoint,
                                        integrationManagerPull: im.pullEndpoint, integrationManagerPub: im.pubEndpoint)
             threads.append(SocketThread.start(name: "zm-im") { im.run() })
@@ -102,7 +110,7 @@ public final class ZManagerNode: @unchecked Sendable {
                                         subjectFront: self.endpoints.subjectFront,
                                         integrationManager: self.endpoints.integrationManagerPull,
                                         routing: routing, mapping: mapping, handlers: handlers,
-                                        limits: options.limits, statistics: statistics)
+                                        limits: options.limits, dispatch: options.dispatch, statistics: statistics)
                 threads.append(SocketThread.start(name: "zm-w\(index)") { worker.run() })
             }
         } catch {

@@ -21,6 +21,9 @@ public enum ErrorKind: String, Sendable, CaseIterable {
     /// No worker took the step within ``RoleLimits/dispatchTimeout`` (none connected, or all
     /// busy for that long), or too many steps were waiting for one already.
     case noWorkers = "no_workers"
+    /// Reliable dispatch: the step was dealt to ``DispatchOptions/maxAttempts`` workers and
+    /// each was lost before finishing it (a step that crashes its worker stops here).
+    case workerLost = "worker_lost"
     /// A parked (ASYNC) flow got no response within the configured timeout.
     case asyncTimeout = "async_timeout"
     /// A response arrived for a flow that is not parked (expired, answered twice, never parked).

@@ -215,20 +215,7 @@ struct Outbox: ~Copyable {
     ) throws(ZMQError) -> SendResult {
         switch form {
         case .single:
-            let headerCount = prefix.bytes.count + id.count + 1
-            pool.fill(&frame, count: headerCount + body.count) { out in
-                if let idBase = id.baseAddress, let bodyBase = body.baseAddress, idBase + id.count + 1 == bodyBase {
-                    // `id~body` straight from the received frame: one copy instead of three.
-                    prefix.bytes.withUnsafeBytes { out.copyMemory(from: $0) }
-                    UnsafeMutableRawBufferPointer(rebasing: out[prefix.bytes.count...])
-                        .copyMemory(from: UnsafeRawBufferPointer(start: idBase, count: id.count + 1 + body.count))
-                    return
-                }
-                Outbound.writeHeader(prefix, id, into: out)
-                if body.count > 0 {
-                    UnsafeMutableRawBufferPointer(rebasing: out[headerCount...]).copyMemory(from: body)
-                }
-            }
+            fillSingle(prefix: prefix, id: id, body: body, pool: pool)
             return try socket.send(&frame, dontWait: dontWait)
         case .split:
             guard try sendHeaderFrame(prefix: prefix, id: id, to: socket, dontWait: dontWait) == .sent else { return .wouldBlock }
@@ -237,6 +224,32 @@ struct Outbox: ~Copyable {
             }
             return try socket.send(&frame)
         }
+    }
+
+    /// Writes the single-form frame `prefix + id + "~" + body` into ``frame`` without sending it.
+    @inline(__always)
+    mutating func fillSingle(prefix: HeaderPrefix, id: UnsafeRawBufferPointer, body: UnsafeRawBufferPointer, pool: BufferPool) {
+        let headerCount = prefix.bytes.count + id.count + 1
+        pool.fill(&frame, count: headerCount + body.count) { out in
+            if let idBase = id.baseAddress, let bodyBase = body.baseAddress, idBase + id.count + 1 == bodyBase {
+                // `id~body` straight from the received frame: one copy instead of three.
+                prefix.bytes.withUnsafeBytes { out.copyMemory(from: $0) }
+                UnsafeMutableRawBufferPointer(rebasing: out[prefix.bytes.count...])
+                    .copyMemory(from: UnsafeRawBufferPointer(start: idBase, count: id.count + 1 + body.count))
+                return
+            }
+            Outbound.writeHeader(prefix, id, into: out)
+            if body.count > 0 {
+                UnsafeMutableRawBufferPointer(rebasing: out[headerCount...]).copyMemory(from: body)
+            }
+        }
+    }
+
+    /// Writes the split-form header frame `prefix + id + "~"` into ``header`` without sending it.
+    @inline(__always)
+    mutating func fillHeader(prefix: HeaderPrefix, id: UnsafeRawBufferPointer) {
+        header.reset(size: prefix.bytes.count + id.count + 1)
+        header.withUnsafeMutableBytes { Outbound.writeHeader(prefix, id, into: $0) }
     }
 
     /// ``send(prefix:id:body:form:to:pool:)`` for a body held in an array.
@@ -266,8 +279,7 @@ struct Outbox: ~Copyable {
 
     private mutating func sendHeaderFrame(prefix: HeaderPrefix, id: UnsafeRawBufferPointer, to socket: Socket,
                                           dontWait: Bool) throws(ZMQError) -> SendResult {
-        header.reset(size: prefix.bytes.count + id.count + 1)
-        header.withUnsafeMutableBytes { Outbound.writeHeader(prefix, id, into: $0) }
+        fillHeader(prefix: prefix, id: id)
         return try socket.send(&header, more: true, dontWait: dontWait)
     }
 

@@ -234,6 +234,10 @@ public struct PointParameters: Codable, Sendable, Equatable {
     /// The wire form requests were sent to ZManager in, `single` or `split` (`workload.form`,
     /// with `auto` resolved). Absent in results written before the key existed (split).
     public var wireForm: String?
+    /// `fast` or `reliable` (`topology.dispatch`). Absent in results written before the key existed (fast).
+    public var dispatch: String?
+    /// Reliable dispatch: the credit per worker (`topology.credit`); absent in fast mode.
+    public var credit: Int?
 
     public init(transport: String, deployment: String, workers: Int, highWaterMark: Int, payloadSize: Int,
                 payloadDistribution: String, flow: String, handler: String, loadModel: String, inFlight: Int?,

@@ -123,6 +123,7 @@ final class ZManagerPipeline: PipelineUnderTest {
         node = try ZManagerNode(endpoints: .ephemeral(transport: point.transport.rawValue), flows: flows, mapping: mapping,
                                 handlers: .withBuiltins,
                                 options: .init(workers: inProcess ? point.workers : 0, limits: limits,
+                                               dispatch: DispatchOptions(mode: point.dispatch, credit: point.credit),
                                                threadNamePrefix: StageCPU.pipelineContextPrefix))
         let flow = BenchmarkFlows.name(point.flow)
         var subscriptions = [Topics.resultPrefix(flow: flow), Topics.errorPrefix]
@@ -141,7 +142,7 @@ final class ZManagerPipeline: PipelineUnderTest {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         try flowText.write(to: directory.appendingPathComponent("flows.ini"), atomically: true, encoding: .utf8)
         try mappingText.write(to: directory.appendingPathComponent("mapping.ini"), atomically: true, encoding: .utf8)
-        try "flows: flows.ini\nmappings: mapping.ini\nlimits:\n  high_water_mark: \(point.highWaterMark)\n"
+        try "flows: flows.ini\nmappings: mapping.ini\nlimits:\n  high_water_mark: \(point.highWaterMark)\ndispatch:\n  mode: \(point.dispatch.rawValue)\n  credit: \(point.credit)\n"
             .write(to: directory.appendingPathComponent("zmanager.yaml"), atomically: true, encoding: .utf8)
         self.directory = directory
         var children: [(process: StageProcess, stage: String)] = []

@@ -233,6 +233,8 @@ extension PointParameters {
                   targetRate: rate, warmupSeconds: seconds(p.warmup), measureSeconds: p.measureDuration.map(seconds),
                   measureMessages: p.measureMessages)
         wireForm = p.form.wireForm(for: p.payload) == .single ? "single" : "split"
+        dispatch = p.dispatch.rawValue
+        credit = p.dispatch == .reliable ? p.credit : nil
     }
 }
 

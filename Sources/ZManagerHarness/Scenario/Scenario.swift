@@ -119,6 +119,11 @@ public struct PointSpec: Sendable, Equatable {
     public var transport: Transport = .tcp
     public var form = Form.auto
     public var deployment: Deployment = .threads
+    /// How the Subject deals to the workers (``DispatchOptions/Mode``); the bare topology is
+    /// always a plain PUSH, so a reliable point's ratio shows what reliability costs.
+    public var dispatch = DispatchOptions.Mode.fast
+    /// Reliable dispatch: steps one worker holds at once (``DispatchOptions/credit``).
+    public var credit = DispatchOptions().credit
     public var workers = 2
     public var highWaterMark = 10_000
     public var payload = Payload.fixed(64)

@@ -7,7 +7,7 @@ public import ZManager
 public enum ScenarioFile {
     /// Every key a scenario may set, by section; matrix keys are `section.key`.
     static let sections: [String: [String]] = [
-        "topology": ["transport", "deployment", "workers", "high_water_mark"],
+        "topology": ["transport", "deployment", "dispatch", "credit", "workers", "high_water_mark"],
         "workload": ["payload", "flow", "handler", "form"],
         "load": ["model", "in_flight", "rate", "to"],
         "phases": ["warmup", "measure", "messages", "drain"],
@@ -108,6 +108,9 @@ public enum ScenarioFile {
             let key = s["topology.deployment"] != nil && s["topology.transport"] == nil ? "topology.deployment" : "topology.transport"
             throw reader(key).error("deployment: processes needs transport ipc or tcp; inproc endpoints exist only inside one process")
         }
+        point.dispatch = DispatchOptions.Mode(rawValue: try reader("topology.dispatch").choice(DispatchOptions.Mode.allCases.map(\.rawValue), default: "fast"))!
+        // Only reliable points deal by credit; a fast point in the same matrix ignores it.
+        point.credit = try reader("topology.credit").int(default: DispatchOptions().credit, in: 1...10_000)
         point.workers = try reader("topology.workers").int(default: 2, in: 1...64)
         point.highWaterMark = try reader("topology.high_water_mark").int(default: 10_000, in: 1...10_000_000)
         point.payload = try payload(reader("workload.payload"))

@@ -90,7 +90,7 @@ struct NoWorkerTests {
                                 subjectFront: node.endpoints.subjectFront,
                                 integrationManager: node.endpoints.integrationManagerPull, routing: node.routing,
                                 mapping: try ActionMapping(parsing: "[actionmapping]\n??Echo = zmanager.builtin.echo\n"),
-                                handlers: .withBuiltins, statistics: CoreStatistics())
+                                handlers: .withBuiltins, dispatch: node.dispatch, statistics: CoreStatistics())
         _ = SocketThread.start(name: "late-worker") { worker.run() }
 
         var answered = Set<String>()

@@ -16,6 +16,9 @@ final class TestPipeline {
 
     init(transport: TestTransport, flows: String, mapping: String, handlers: HandlerRegistry = .withBuiltins,
          options: ZManagerNode.Options = .init(), form: WireForm = .split) throws {
+        var options = options
+        // scripts/test runs the pipeline suites a second time with reliable dispatch.
+        if ProcessInfo.processInfo.environment["ZMANAGER_TEST_DISPATCH"] == "reliable" { options.dispatch.mode = .reliable }
         node = try ZManagerNode(endpoints: .ephemeral(transport: transport.rawValue),
                                 flows: try FlowTable(parsing: flows, path: "test-flows.ini"),
                                 mapping: try ActionMapping(parsing: mapping, path: "test-mapping.ini"),

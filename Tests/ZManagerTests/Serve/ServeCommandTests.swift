@@ -33,7 +33,7 @@ struct ServeCommandTests {
         let directory: URL
         var endpoints = Endpoints()
 
-        init(transport: TestTransport, workers: Int, deployment: String) throws {
+        init(transport: TestTransport, workers: Int, deployment: String, extraConfiguration: String = "") throws {
             directory = FileManager.default.temporaryDirectory.appendingPathComponent("zmanager-serve-\(UUID().uuidString)")
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
             let tag = UUID().uuidString.prefix(8)
@@ -50,8 +50,14 @@ struct ServeCommandTests {
                 ?Tagged?Push
                 Subject?Tagged?Tag
                 ??done
+
+                [Slow]
+                ?Slow?Push
+                Subject?Slow?Spin
+                Subject?Slow?Tag
+                ??done
                 """.write(to: directory.appendingPathComponent("flows.ini"), atomically: true, encoding: .utf8)
-            try "[actionmapping]\n??Echo = zmanager.builtin.echo\n??Tag = zmanager.builtin.tag\n"
+            try "[actionmapping]\n??Echo = zmanager.builtin.echo\n??Tag = zmanager.builtin.tag\n??Spin = zmanager.builtin.spin_200us\n"
                 .write(to: directory.appendingPathComponent("mapping.ini"), atomically: true, encoding: .utf8)
             try """
                 endpoints:
@@ -65,6 +71,7 @@ struct ServeCommandTests {
                   count: \(workers)
                   deployment: \(deployment)
                 drain_timeout: 20s
+                \(extraConfiguration)
                 """.write(to: directory.appendingPathComponent("zmanager.yaml"), atomically: true, encoding: .utf8)
 
             process.executableURL = try ServeCommandTests.executable
@@ -105,6 +112,23 @@ struct ServeCommandTests {
                 _ = output.changed.wait(timeout: deadline - clock.now)
             }
             return line()
+        }
+
+        /// The process ids of the `zmanager worker` children, by `--name`.
+        func workerProcesses() -> [String: pid_t] {
+            var found: [String: pid_t] = [:]
+            let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(process.processIdentifier)/task")) ?? []
+            for task in tasks {
+                let children = (try? String(contentsOfFile: "/proc/\(process.processIdentifier)/task/\(task)/children", encoding: .utf8)) ?? ""
+                for child in children.split(separator: " ").compactMap({ pid_t($0) }) {
+                    guard let data = FileManager.default.contents(atPath: "/proc/\(child)/cmdline") else { continue }
+                    let arguments = data.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+                    if let index = arguments.firstIndex(of: "--name"), index + 1 < arguments.count {
+                        found[arguments[index + 1]] = child
+                    }
+                }
+            }
+            return found
         }
 
         /// Sends SIGTERM and waits (bounded) for the process to end.
@@ -192,6 +216,87 @@ struct ServeCommandTests {
         #expect(results == sent, "no message lost")
         #expect(server.terminate())
         #expect(server.process.terminationStatus == 0)
+    }
+
+    enum Fault: String, CaseIterable, Sendable {
+        /// `kill -9`: the process and its connections are gone at once.
+        case kill
+        /// `SIGSTOP`: a hung process; its connections stay open but go silent, so only the
+        /// heartbeat deadline finds it. It is continued at the end and its late outputs must
+        /// not reach services.
+        case stop
+    }
+
+    /// Reliable dispatch with two worker processes: one of them is killed (or stopped) in the
+    /// middle of a burst, while it holds steps, and every request is still answered exactly once.
+    @Test(arguments: [TestTransport.tcp, .ipc], Fault.allCases)
+    func aWorkerProcessLostMidBurstLosesNothing(transport: TestTransport, fault: Fault) throws {
+        let server = try Server(transport: transport, workers: 2, deployment: "processes", extraConfiguration: """
+            dispatch: {mode: reliable, credit: 16, heartbeat: 100ms, heartbeat_timeout: 1s}
+            limits: {dispatch_timeout: 60s}
+            """)
+        let context = try Context()
+        defer { context.terminate() }
+        let client = try ZManagerClient(context: context, subject: server.endpoints.subjectFront,
+                                        integrationManager: server.endpoints.integrationManagerPub)
+        defer { client.close() }
+        try client.subscribeResults(flow: "Tagged")
+        try client.subscribeResults(flow: "Slow")
+        try client.subscribeErrors()
+        try #require(try client.waitUntilConnected(timeout: .seconds(20)))
+
+        // Both worker processes take part before the burst.
+        var executors = Set<String>()
+        let clock = ContinuousClock()
+        let warmUp = clock.now + .seconds(30)
+        var warmUpSent = 0
+        while executors.count < 2 && clock.now < warmUp {
+            try client.push(flow: "Tagged", id: "w\(warmUpSent)", body: Array("w".utf8))
+            warmUpSent += 1
+            while let delivery = try client.receive(timeout: .milliseconds(20)) {
+                if delivery.isResult { executors.insert(String(delivery.text.drop(while: { $0 != "@" }).dropFirst())) }
+            }
+        }
+        try #require(executors == ["p0", "p1"], "both workers answered: \(executors)")
+        while try client.receive(timeout: .milliseconds(200)) != nil {}  // the warm-up's tail
+        let victim = try #require(server.workerProcesses()["p1"], "found worker p1: \(server.workerProcesses())")
+
+        let count = 6_000
+        for i in 0..<count { try client.push(flow: "Slow", id: "s\(i)", body: Array("s".utf8)) }
+        var answers: [String: Int] = [:]
+        var errors: [String] = []
+        var faulted = false
+        let deadline = clock.now + .seconds(90)
+        while answers.count < count && clock.now < deadline {
+            guard let delivery = try client.receive(timeout: .milliseconds(100)) else { continue }
+            if let kind = delivery.errorKind { errors.append("\(kind): \(delivery.text)"); continue }
+            guard delivery.isResult, delivery.id.hasPrefix("s") else { continue }
+            answers[delivery.id, default: 0] += 1
+            if !faulted && answers.count == 1_000 {
+                faulted = true
+                kill(victim, fault == .kill ? SIGKILL : SIGSTOP)
+            }
+        }
+        if fault == .stop { kill(victim, SIGCONT) }
+        // Anything the stopped worker still sends must not reach services.
+        while let delivery = try client.receive(timeout: .milliseconds(500)) {
+            if delivery.isResult, delivery.id.hasPrefix("s") { answers[delivery.id, default: 0] += 1 }
+        }
+        #expect(faulted)
+        #expect(errors.isEmpty, "\(errors.prefix(3))")
+        #expect(answers.count == count, "every request answered: \(count - answers.count) missing")
+        #expect(answers.values.allSatisfy { $0 == 1 }, "each once: \(answers.filter { $0.value > 1 }.count) duplicated")
+        #expect(server.terminate())
+        let summary = try #require(server.waitForLine(starting: "drained="), "\(server.output.text.withLock { $0 })")
+        #expect(summary.contains("in_flight=0"), "\(summary)")
+        var fields: [String: Int] = [:]
+        for pair in summary.split(separator: " ") {
+            let parts = pair.split(separator: "=", maxSplits: 1)
+            if parts.count == 2, let value = Int(parts[1]) { fields[String(parts[0])] = value }
+        }
+        // The survivor is lost too once serve stops it, and may be counted before the summary.
+        #expect((fields["workers_lost"] ?? 0) >= 1, "\(summary)")
+        #expect((fields["redelivered"] ?? 0) >= 1, "the lost worker held steps: \(summary)")
     }
 
     /// A SIGTERM sent the moment `ready` is printed must stop serve: the signal is blocked

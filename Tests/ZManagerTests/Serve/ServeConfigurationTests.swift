@@ -1,0 +1,50 @@
+import Testing
+import ZManager
+
+/// `zmanager serve`'s configuration file: the dispatch keys, and errors that name file, line,
+/// key and what was expected.
+@Suite("Serve configuration")
+struct ServeConfigurationTests {
+    static let flows = "[F]\n?F?Push\n??done\n"
+
+    @Test func theDispatchKeysAreRead() throws {
+        try withTemporaryDirectory(files: ["flows.ini": Self.flows]) { directory in
+            let config = try ServeConfiguration.parse("""
+                flows: flows.ini
+                dispatch:
+                  mode: reliable
+                  credit: 8
+                  heartbeat: 100ms
+                  heartbeat_timeout: 1500ms
+                  max_attempts: 5
+                """, file: directory + "/zmanager.yaml")
+            #expect(config.dispatch == DispatchOptions(mode: .reliable, credit: 8, heartbeat: .milliseconds(100),
+                                                       heartbeatTimeout: .milliseconds(1500), maxAttempts: 5))
+        }
+    }
+
+    @Test func withoutDispatchKeysDispatchIsFast() throws {
+        try withTemporaryDirectory(files: ["flows.ini": Self.flows]) { directory in
+            let config = try ServeConfiguration.parse("flows: flows.ini\n", file: directory + "/zmanager.yaml")
+            #expect(config.dispatch == DispatchOptions())
+            #expect(config.dispatch.mode == .fast)
+        }
+    }
+
+    @Test(arguments: [
+        ("dispatch:\n  mode: safe\n", "zmanager.yaml:3: dispatch.mode: expected one of fast, reliable, found \"safe\""),
+        ("dispatch:\n  credit: 0\n", "zmanager.yaml:3: dispatch.credit: expected an integer from 1 to 10000, found \"0\""),
+        ("dispatch:\n  heartbeat: 2s\n  heartbeat_timeout: 1s\n",
+         "zmanager.yaml:4: dispatch.heartbeat_timeout: expected a duration longer than dispatch.heartbeat (2.0 seconds), found 1.0 seconds"),
+        ("dispatch:\n  retries: 3\n", "zmanager.yaml:3: dispatch.retries: unknown key"),
+    ])
+    func badDispatchKeysNameFileLineAndExpectation(text: String, message: String) throws {
+        try withTemporaryDirectory(files: ["flows.ini": Self.flows]) { directory in
+            let error = #expect(throws: ConfigurationError.self) {
+                try ServeConfiguration.parse("flows: flows.ini\n" + text, file: directory + "/zmanager.yaml")
+            }
+            let description = error.map { "\($0)" } ?? ""
+            #expect(description.hasSuffix(message) || description.contains(message), "got: \(description)")
+        }
+    }
+}
