@@ -11,7 +11,8 @@ struct ServeCommand: ParsableCommand {
         abstract: "Run Subject, Integration Manager and workers from a configuration file until SIGINT/SIGTERM.",
         discussion: """
             Prints one line 'ready subject=… workers=… integration_manager_pull=… integration_manager_pub=…' \
-            with the bound endpoints once serving, and 'drained …' on the way out. \
+            with the bound endpoints once serving, and 'drained=… results=… errors=… in_flight=… redelivered=… workers_lost=… worker_restarts=…' \
+            on the way out. Worker processes (workers.deployment: processes) that exit are restarted with a backoff. \
             See examples/serve/zmanager.yaml for the configuration keys.
             """
     )
@@ -34,12 +35,8 @@ struct ServeCommand: ParsableCommand {
             options: .init(workers: inProcessWorkers, limits: configuration.limits, async: configuration.async,
                            dispatch: configuration.dispatch, ioThreads: configuration.ioThreads))
         let endpoints = node.endpoints
-        var children: [Process] = []
-        if configuration.deployment == .processes {
-            for index in 0..<configuration.workers {
-                children.append(try WorkerCommand.spawn(config: config, name: "p\(index)", endpoints: endpoints))
-            }
-        }
+        let supervisor = WorkerSupervisor(config: config, endpoints: endpoints)
+        if configuration.deployment == .processes { try supervisor.start(count: configuration.workers) }
         print("ready subject=\(endpoints.subjectFront) workers=\(endpoints.subjectWorkers) "
               + "integration_manager_pull=\(endpoints.integrationManagerPull) "
               + "integration_manager_pub=\(endpoints.integrationManagerPub) "
@@ -49,14 +46,13 @@ struct ServeCommand: ParsableCommand {
 
         let signal = Signals.waitForTermination()
         let drained = node.drain(timeout: configuration.drainTimeout)
-        for child in children where child.isRunning { child.terminate() }
-        for child in children { child.waitUntilExit() }
+        supervisor.stop()
         node.stop(drainTimeout: .zero)
         let stats = node.statistics
         print("drained=\(drained) signal=\(signal) flows_started=\(stats.flowsStarted.load(ordering: .relaxed)) "
               + "results=\(stats.results.load(ordering: .relaxed)) errors=\(stats.errors.load(ordering: .relaxed)) "
               + "in_flight=\(stats.inFlight) redelivered=\(stats.redelivered.load(ordering: .relaxed)) "
-              + "workers_lost=\(stats.workersLost.load(ordering: .relaxed))")
+              + "workers_lost=\(stats.workersLost.load(ordering: .relaxed)) worker_restarts=\(supervisor.restarts)")
         fflush(nil)
         if !drained { throw ExitCode(3) }
     }
@@ -114,9 +110,12 @@ struct WorkerCommand: ParsableCommand {
         context.terminate()
     }
 
-    /// Starts `zmanager worker` as a child process of this executable.
-    static func spawn(config: String, name: String, endpoints: Endpoints) throws -> Process {
+    /// Starts `zmanager worker` as a child process of this executable; `exited` is called (on
+    /// a Foundation thread) when it ends.
+    static func spawn(config: String, name: String, endpoints: Endpoints,
+                      exited: @escaping @Sendable (Process) -> Void) throws -> Process {
         let process = Process()
+        process.terminationHandler = exited
         process.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
         process.arguments = ["worker", "--config", config, "--name", name,
                              "--subject-workers", endpoints.subjectWorkers, "--subject", endpoints.subjectFront,

@@ -108,6 +108,9 @@ public final class Worker {
             try input.setReceiveHighWaterMark(limits.highWaterMark)
             try input.setSendHighWaterMark(limits.highWaterMark)
             try input.setHeartbeat(interval: dispatch.heartbeat, timeout: dispatch.heartbeatTimeout)
+            // The Subject probes every heartbeat; silence this long means it does not know
+            // this worker (it restarted) or is gone, and the worker says ready again.
+            try input.setReceiveTimeout(dispatch.heartbeatTimeout)
             try input.connect(subject)
             toIntegrationManager = input
             toSubject = input
@@ -147,13 +150,19 @@ public final class Worker {
     }
 
     /// ``run()`` in reliable mode: says `ready` with its credit, then takes `[seq][step]` and
-    /// answers every step with exactly one final receipt (on its last output, or alone).
+    /// answers every step with exactly one final receipt (on its last output, or alone). When
+    /// nothing, not even a probe, has come for ``DispatchOptions/heartbeatTimeout`` it says
+    /// `ready` again: a restarted Subject does not know it otherwise (the DEALER reconnects by
+    /// itself), and one that does know it deals again what it believed the worker held.
     private func runReliable(credit: Int, _ inbound: inout Inbound, _ state: inout StepExecution) {
         var lead = Message()
         do {
             try sendReady(credit: credit)
             while true {
-                guard try input.receive(into: &lead) == .received else { continue }
+                guard try input.receive(into: &lead) == .received else {
+                    try sendReady(credit: credit)
+                    continue
+                }
                 let (size, verb, value) = lead.withUnsafeBytes { bytes in
                     (bytes.count, bytes.count == 2 ? bytes[1] : 0,
                      bytes.count == WorkerChannel.seqSize ? UInt64(littleEndian: bytes.loadUnaligned(as: UInt64.self)) : 0)

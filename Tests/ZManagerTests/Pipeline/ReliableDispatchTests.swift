@@ -191,6 +191,45 @@ struct ReliableDispatchTests {
         #expect(NoWorkerTests.eventually { pipeline.node.statistics.inFlight == 0 })
     }
 
+    /// A worker that hears nothing from its Subject for the heartbeat timeout says ready again
+    /// (a restarted Subject would not know it otherwise); while probes come, it does not.
+    @Test func aWorkerThatHearsNothingSaysReadyAgain() throws {
+        let context = try Context()
+        let subject = try Socket(context, .router)  // the test plays the Subject
+        try subject.bind("tcp://127.0.0.1:*")
+        let endpoint = try subject.lastEndpoint
+        let worker = try Worker(
+            name: "quiet", context: context, subject: endpoint, subjectFront: endpoint, integrationManager: endpoint,
+            routing: RoutingTable(flows: try FlowTable(parsing: Self.flows, path: "f.ini")),
+            mapping: try ActionMapping(parsing: Self.mapping, path: "m.ini"), handlers: .withBuiltins,
+            dispatch: DispatchOptions(mode: .reliable, credit: 3, heartbeat: .milliseconds(50), heartbeatTimeout: .milliseconds(300)),
+            statistics: CoreStatistics())
+        let thread = SocketThread.start(name: "quiet") { worker.run() }
+        defer {
+            subject.close()
+            context.shutdown()
+            thread.join()
+            context.terminate()
+        }
+        let ready: [UInt8] = [0, 0x52, 3, 0, 0, 0]
+        try subject.setReceiveTimeout(.seconds(5))
+        let first = try #require(try subject.receiveMultipart(), "the worker says ready when it starts")
+        #expect(first.count == 2 && first[1] == ready)
+        let identity = first[0]
+
+        // Probed every 50 ms for 900 ms (three heartbeat timeouts): no second ready.
+        let clock = ContinuousClock()
+        let probing = clock.now
+        while clock.now - probing < .milliseconds(900) {
+            _ = try subject.send(multipart: [identity, [0, 0x48]])
+            if let extra = try subject.receiveMultipart(dontWait: true) { Issue.record("unexpected while probed: \(extra)") }
+            Thread.sleep(forTimeInterval: 0.05)  // the probe interval itself, not a wait for an effect
+        }
+        // Silence: ready again, within a bound.
+        let again = try #require(try subject.receiveMultipart(), "the worker says ready again after the silence")
+        #expect(again == [identity, ready])
+    }
+
     /// The reliable path carries every routing case the fast one does: results, errors,
     /// continuations through the Subject, ASYNC parks. (The whole pipeline suite also runs in
     /// reliable mode: `ZMANAGER_TEST_DISPATCH=reliable`, see scripts/test.)

@@ -282,6 +282,22 @@ struct ServeCommandTests {
         while let delivery = try client.receive(timeout: .milliseconds(500)) {
             if delivery.isResult, delivery.id.hasPrefix("s") { answers[delivery.id, default: 0] += 1 }
         }
+        if fault == .kill {
+            // serve restarts the killed worker, and the new process takes work.
+            var restartedAnswered = false
+            let restartDeadline = clock.now + .seconds(30)
+            var probe = 0
+            while !restartedAnswered && clock.now < restartDeadline {
+                if let pid = server.workerProcesses()["p1"], pid != victim {
+                    try client.push(flow: "Tagged", id: "after\(probe)", body: Array("a".utf8))
+                    probe += 1
+                }
+                while let delivery = try client.receive(timeout: .milliseconds(20)) {
+                    if delivery.isResult, delivery.id.hasPrefix("after"), delivery.text.hasSuffix("@p1") { restartedAnswered = true }
+                }
+            }
+            #expect(restartedAnswered, "the restarted p1 answered")
+        }
         #expect(faulted)
         #expect(errors.isEmpty, "\(errors.prefix(3))")
         #expect(answers.count == count, "every request answered: \(count - answers.count) missing")
@@ -297,6 +313,10 @@ struct ServeCommandTests {
         // The survivor is lost too once serve stops it, and may be counted before the summary.
         #expect((fields["workers_lost"] ?? 0) >= 1, "\(summary)")
         #expect((fields["redelivered"] ?? 0) >= 1, "the lost worker held steps: \(summary)")
+        #expect(fields["worker_restarts"] == (fault == .kill ? 1 : 0), "\(summary)")
+        if fault == .kill {
+            #expect(server.output.text.withLock { $0 }.contains("worker p1 exited (signal 9); restarting it in"))
+        }
     }
 
     /// A SIGTERM sent the moment `ready` is printed must stop serve: the signal is blocked

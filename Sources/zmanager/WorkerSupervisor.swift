@@ -1,0 +1,101 @@
+import Foundation
+import Synchronization
+import ZManager
+
+/// Runs `serve`'s `zmanager worker` processes (`workers.deployment: processes`) and restarts
+/// one that exits while serving, with a backoff, logged on standard error and counted.
+///
+/// The backoff starts at 100 ms and doubles with each restart of the same worker, up to 5 s; a
+/// worker that ran for 30 s before exiting starts again from 100 ms. A worker that crashes at
+/// start-up (a bad handler, a missing file) so costs one restart attempt every 5 s, not a busy
+/// loop. What the dead worker held is lost with fast dispatch and dealt again with reliable
+/// dispatch (docs/PROTOCOL.md §6.6); the restart only brings the capacity back.
+final class WorkerSupervisor: @unchecked Sendable {
+    // @unchecked Sendable: every mutable field is in `state`, a Mutex; the `Process` objects in
+    // it are created, read and replaced only while the lock is held. `config` and `endpoints`
+    // are immutable.
+    private struct Worker {
+        var process: Process
+        var started: ContinuousClock.Instant
+        var restarts = 0
+        var backoff: Duration = .milliseconds(100)
+    }
+
+    private struct State {
+        var workers: [String: Worker] = [:]
+        var stopping = false
+        var restarts = 0
+    }
+
+    private let state = Mutex(State())
+    private let config: String
+    private let endpoints: Endpoints
+    static let firstBackoff: Duration = .milliseconds(100)
+    static let longestBackoff: Duration = .seconds(5)
+    static let healthyRun: Duration = .seconds(30)
+
+    init(config: String, endpoints: Endpoints) {
+        self.config = config
+        self.endpoints = endpoints
+    }
+
+    /// Worker restarts so far.
+    var restarts: Int { state.withLock { $0.restarts } }
+
+    /// Starts `count` workers named `p0` … `p<count-1>`.
+    func start(count: Int) throws {
+        for index in 0..<count { try start(name: "p\(index)") }
+    }
+
+    private func start(name: String) throws {
+        // Under the lock, so that a worker exiting at once finds itself recorded.
+        try state.withLock { state in
+            let process = try WorkerCommand.spawn(config: config, name: name, endpoints: endpoints) { [weak self] process in
+                self?.exited(name: name, process: process)
+            }
+            if var worker = state.workers[name] {
+                worker.process = process
+                worker.started = .now
+                state.workers[name] = worker
+            } else {
+                state.workers[name] = Worker(process: process, started: .now)
+            }
+        }
+    }
+
+    private func exited(name: String, process: Process) {
+        let delay: Duration? = state.withLock { state in
+            guard !state.stopping, var worker = state.workers[name], worker.process === process else { return nil }
+            if ContinuousClock.now - worker.started >= Self.healthyRun { worker.backoff = Self.firstBackoff }
+            let delay = worker.backoff
+            worker.backoff = min(worker.backoff * 2, Self.longestBackoff)
+            worker.restarts += 1
+            state.restarts += 1
+            state.workers[name] = worker
+            return delay
+        }
+        guard let delay else { return }
+        let how = process.terminationReason == .uncaughtSignal
+            ? "signal \(process.terminationStatus)" : "status \(process.terminationStatus)"
+        FileHandle.standardError.write(Data("worker \(name) exited (\(how)); restarting it in \(delay)\n".utf8))
+        let ms = Int(delay.components.seconds * 1000 + delay.components.attoseconds / 1_000_000_000_000_000)
+        DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(ms)) { [weak self] in
+            guard let self, !self.state.withLock({ $0.stopping }) else { return }
+            do {
+                try self.start(name: name)
+            } catch {
+                FileHandle.standardError.write(Data("worker \(name) could not be restarted: \(error)\n".utf8))
+            }
+        }
+    }
+
+    /// Stops restarting, sends SIGTERM to every worker and waits for each to exit.
+    func stop() {
+        let processes = state.withLock { state in
+            state.stopping = true
+            return state.workers.values.map(\.process)
+        }
+        for process in processes where process.isRunning { process.terminate() }
+        for process in processes { process.waitUntilExit() }
+    }
+}
