@@ -16,7 +16,13 @@ struct ParkedFlows {
     let capacity: Int
     let timeout: Duration
     private(set) var entries: [String: Entry] = [:]
-    private var earliest: ContinuousClock.Instant?
+    /// Ids in park order with their deadlines. The timeout is the same for every flow, so
+    /// deadlines grow in park order and expiry looks only at the front: O(1) per expired flow,
+    /// nothing per message while none is due. A flow resumed early leaves its record behind;
+    /// the record is skipped when it reaches the front (its id is gone or parked again later
+    /// under a newer deadline), and records are compacted when they outnumber twice the capacity.
+    private var order: [(id: String, deadline: ContinuousClock.Instant)] = []
+    private var front = 0
 
     init(capacity: Int, timeout: Duration) {
         self.capacity = capacity
@@ -32,7 +38,13 @@ struct ParkedFlows {
         guard entries.count < capacity else { return .full }
         let deadline = now + timeout
         entries[id] = Entry(position: position, deadline: deadline, form: form)
-        if earliest.map({ deadline < $0 }) ?? true { earliest = deadline }
+        order.append((id, deadline))
+        // Flows resumed long before their deadline leave records behind; keep them bounded by
+        // the capacity. Each compaction follows at least `capacity + 1024` parks: amortised O(1).
+        if order.count - front > 2 * capacity + 1024 {
+            order = order[front...].filter { entries[$0.id]?.deadline == $0.deadline }
+            front = 0
+        }
         return .parked
     }
 
@@ -43,22 +55,31 @@ struct ParkedFlows {
         entries.removeValue(forKey: id)
     }
 
-    /// Removes and returns the entries whose deadline has passed. Cheap when nothing is due.
+    /// Removes and returns the entries whose deadline has passed, oldest first.
     mutating func expire(now: ContinuousClock.Instant) -> [(id: String, entry: Entry)] {
-        guard let earliest, earliest <= now else { return [] }
         var expired: [(id: String, entry: Entry)] = []
-        var next: ContinuousClock.Instant?
-        for (id, entry) in entries {
-            if entry.deadline <= now {
+        while front < order.count, order[front].deadline <= now {
+            let (id, deadline) = order[front]
+            front += 1
+            if let entry = entries[id], entry.deadline == deadline {
+                entries.removeValue(forKey: id)
                 expired.append((id, entry))
-            } else if next.map({ entry.deadline < $0 }) ?? true {
-                next = entry.deadline
             }
         }
-        for (id, _) in expired { entries.removeValue(forKey: id) }
-        self.earliest = next
+        // Drop the consumed records once they are most of the array (amortised O(1)), or all
+        // of them when the array is empty of live ones.
+        if front == order.count {
+            order.removeAll(keepingCapacity: true)
+            front = 0
+        } else if front > 1024 && front * 2 > order.count {
+            order.removeFirst(front)
+            front = 0
+        }
         return expired
     }
+
+    /// Records kept for expiry, live or stale (for tests: bounded by parks since the oldest live one).
+    var recordCount: Int { order.count - front }
 }
 
 /// ASYNC settings of a node.
@@ -67,8 +88,16 @@ public struct AsyncOptions: Sendable {
     public var timeout: Duration = .seconds(30)
     /// How many flows may be parked at once.
     public var capacity: Int = 10_000
-    public init(timeout: Duration = .seconds(30), capacity: Int = 10_000) {
+    /// How long an answer that arrives before its flow is parked waits for the park
+    /// (``EarlyAnswers``); after that it gets its `async_unknown` NOTICE.
+    public var earlyAnswerWindow: Duration = .seconds(1)
+    /// How many such answers wait at once; more get their NOTICE at once.
+    public var earlyAnswerCapacity: Int = 1_024
+    public init(timeout: Duration = .seconds(30), capacity: Int = 10_000,
+                earlyAnswerWindow: Duration = .seconds(1), earlyAnswerCapacity: Int = 1_024) {
         self.timeout = timeout
         self.capacity = capacity
+        self.earlyAnswerWindow = earlyAnswerWindow
+        self.earlyAnswerCapacity = earlyAnswerCapacity
     }
 }

@@ -35,6 +35,8 @@ public final class Subject {
     let errorBody: ErrorBodyEncoder
     /// Unchecked exclusivity for the same reason as `outbox`: the Subject's thread only.
     @exclusivity(unchecked) var parked: ParkedFlows
+    /// ASYNC answers that overtook their park (same thread, same unchecked exclusivity).
+    @exclusivity(unchecked) var early: EarlyAnswers
     /// Steps no worker could take yet (same thread, same unchecked exclusivity).
     @exclusivity(unchecked) var backlog: WorkerBacklog
     /// The most steps that wait for a worker: ``RoleLimits/highWaterMark``, at most this many
@@ -85,6 +87,7 @@ public final class Subject {
         self.limits = limits
         self.statistics = statistics
         self.parked = ParkedFlows(capacity: async.capacity, timeout: async.timeout)
+        self.early = EarlyAnswers(capacity: async.earlyAnswerCapacity, window: async.earlyAnswerWindow)
         let held = min(limits.highWaterMark, Self.backlogLimit)
         self.backlog = WorkerBacklog(capacity: dispatch.mode == .fast ? held : 1)
         self.reliable = dispatch.mode == .fast ? nil
@@ -128,6 +131,7 @@ public final class Subject {
                     expireBacklog(now: clock.now)
                 }
                 if parked.count > 0 { expireParked(now: clock.now) }
+                if early.needsExpiry { expireEarly(now: clock.now) }
             }
         } catch {
             RoleLog.ended("Subject", by: error)
@@ -176,6 +180,7 @@ public final class Subject {
                          "no worker took the step within \(limits.dispatchTimeout)", form: frameCount == 2 ? .split : .single)
                 }
                 if parked.count > 0 { expireParked(now: now) }
+                if early.needsExpiry { expireEarly(now: now) }
             }
         } catch {
             RoleLog.ended("Subject", by: error)
@@ -275,14 +280,19 @@ public final class Subject {
         case .asyncResponse:
             // An external party's response to a parked flow.
             let id = inbound.idString
+            guard let position = positions.position(of: inbound, in: router.routing.flows), router.isAsync(position) else {
+                return fail(.asyncUnknown, flow: inbound.flowString, id: id,
+                            "no ASYNC step of a known flow matches this response's header", form: inbound.form)
+            }
+            guard let entry = parked.entry(id: id) else {
+                // Not parked (yet): the park may still be on its way (EarlyAnswers).
+                return holdEarly(&inbound, id: id, kind: .stepHeader(position))
+            }
             // Check before taking the entry: a response naming the wrong step must not
             // consume the parked flow, which then still times out (or gets its right answer).
-            guard let position = positions.position(of: inbound, in: router.routing.flows),
-                  parked.entry(id: id)?.position == position, parked.resume(id: id) != nil
-            else {
+            guard entry.position == position, parked.resume(id: id) != nil else {
                 return fail(.asyncUnknown, flow: inbound.flowString, id: id,
-                            "no flow is parked at this ASYNC step with this id (expired, answered already, never parked, or another step)",
-                            form: inbound.form)
+                            "the flow parked with this id waits at another ASYNC step", form: inbound.form)
             }
             statistics.parked.subtract(1, ordering: .relaxed)
             try dispatchUnchanged(&inbound)
@@ -304,8 +314,7 @@ public final class Subject {
     private func continueCompleted(_ inbound: inout Inbound) throws(ZMQError) {
         let id = inbound.idString
         guard let entry = parked.resume(id: id) else {
-            return fail(.asyncUnknown, flow: inbound.flowString, id: id,
-                        "no flow is parked with this id (expired, answered already, or never parked)", form: inbound.form)
+            return holdEarly(&inbound, id: id, kind: .completedCommand)
         }
         statistics.parked.subtract(1, ordering: .relaxed)
         try dispatch(&inbound, as: router.prefix(entry.position))
@@ -331,11 +340,48 @@ public final class Subject {
         }
     }
 
-    /// Parks the flow at its ASYNC step and publishes the request for the external party.
+    /// Holds an answer no flow is parked for yet; with no room, or one held for the id
+    /// already, it gets its `async_unknown` NOTICE at once.
+    private func holdEarly(_ inbound: inout Inbound, id: String, kind: EarlyAnswers.Kind) {
+        let flow = inbound.flowString
+        let form = inbound.form
+        guard early.hold(id: id, kind: kind, form: form, head: &inbound.head, body: &inbound.body, now: .now) else {
+            let why = early.isHeld(id: id) ? "an answer with this id waits for its park already"
+                : "\(early.capacity) answers wait for their parks already"
+            return fail(.asyncUnknown, flow: flow, id: id, "no flow is parked with this id, and \(why)", form: form)
+        }
+    }
+
+    private func expireEarly(now: ContinuousClock.Instant) {
+        early.expire(now: now) { answer in
+            let flow: String
+            switch answer.kind {
+            case .stepHeader(let position): flow = router.flowName(position)
+            case .completedCommand: flow = Topics.completedCommandConfig
+            }
+            fail(.asyncUnknown, flow: flow, id: answer.id,
+                 "no flow was parked with this id within \(early.window) of the answer (expired, answered already, never parked, or another step)",
+                 form: answer.form)
+        }
+    }
+
+    /// Parks the flow at its ASYNC step and publishes the request for the external party; or,
+    /// when its answer came first (``EarlyAnswers``), continues the flow with that answer.
     private func park(_ inbound: inout Inbound, at position: FlowPosition) throws(ZMQError) {
         // The clock is read only here and for expiry: most messages never need it.
         let now = ContinuousClock.now
         let id = inbound.idString
+        if early.count > 0, early.answers(id: id, at: position),
+           let answer = early.take(id: id, head: &inbound.head, body: &inbound.body) {
+            // The park's own body is dropped: the answer's is the ASYNC step's input. No PARKED
+            // request goes out, since the party has answered already.
+            guard inbound.reload(form: answer.form) else { return }
+            statistics.earlyAnswersUsed.add(1, ordering: .relaxed)
+            switch answer.kind {
+            case .stepHeader: return try dispatchUnchanged(&inbound)
+            case .completedCommand: return try dispatch(&inbound, as: router.prefix(position))
+            }
+        }
         let flow = router.routing.flows.flows[position.flow]
         switch parked.park(id: id, at: position, form: inbound.form, now: now) {
         case .full:

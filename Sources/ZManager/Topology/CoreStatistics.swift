@@ -19,6 +19,8 @@ public final class CoreStatistics: Sendable {
     public let parked = Atomic<Int>(0)
     /// Steps waiting at the Subject for a worker to take them right now.
     public let waitingForWorkers = Atomic<Int>(0)
+    /// ASYNC answers that arrived before their park and continued the flow when it came.
+    public let earlyAnswersUsed = Atomic<Int>(0)
     /// Reliable dispatch: steps dealt again because the worker holding them was lost.
     public let redelivered = Atomic<Int>(0)
     /// Reliable dispatch: workers found gone (process died, host silent, socket closed).

@@ -65,9 +65,11 @@ public struct ServeConfiguration: Sendable {
         config.limits.dispatchTimeout = try limits["dispatch_timeout"].duration(default: config.limits.dispatchTimeout)
 
         let async = root["async"]
-        try async.expectMapping(allowed: ["timeout", "capacity"])
+        try async.expectMapping(allowed: ["timeout", "capacity", "early_answer_window", "early_answer_capacity"])
         config.async.timeout = try async["timeout"].duration(default: config.async.timeout)
         config.async.capacity = try async["capacity"].int(default: config.async.capacity, in: 1...10_000_000)
+        config.async.earlyAnswerWindow = try async["early_answer_window"].duration(default: config.async.earlyAnswerWindow)
+        config.async.earlyAnswerCapacity = try async["early_answer_capacity"].int(default: config.async.earlyAnswerCapacity, in: 1...1_000_000)
 
         let dispatch = root["dispatch"]
         try dispatch.expectMapping(allowed: ["mode", "credit", "heartbeat", "heartbeat_timeout", "max_attempts"])

@@ -85,6 +85,18 @@ struct Inbound: ~Copyable {
         return .message
     }
 
+    /// Re-reads the header after `head` (and `body`, split form) were replaced by frames kept
+    /// elsewhere (``EarlyAnswers``). False when it does not parse, which cannot happen for a
+    /// message that was received and parsed once already.
+    mutating func reload(form: WireForm) -> Bool {
+        verb = nil
+        self.form = form
+        headBytes = head.withUnsafeBytes { $0 }
+        guard let parsed = try? WireHeader.parse(headBytes) else { return false }
+        fields = parsed
+        return true
+    }
+
     private func discardRest(of socket: Socket, after more: Bool? = nil) throws(ZMQError) {
         var scratch = Message()
         var more = more ?? true
