@@ -298,6 +298,17 @@ public final class Socket {
         try setOption(ZMQ_IMMEDIATE, on ? 1 : 0, "ZMQ_IMMEDIATE")
     }
 
+    /// The largest frame this socket accepts from a tcp or ipc peer (`ZMQ_MAXMSGSIZE`; `nil`:
+    /// any). libzmq checks the size announced in the frame header, before buffering the frame,
+    /// and closes the connection of a peer that exceeds it. Not applied to inproc.
+    public func setMaxFrameSize(_ bytes: Int?) throws(ZMQError) {
+        let h = try open("zmq_setsockopt(ZMQ_MAXMSGSIZE)")
+        var value = Int64(bytes ?? -1)
+        _ = try retryingInterrupts("zmq_setsockopt(ZMQ_MAXMSGSIZE)") {
+            zmq_setsockopt(h, ZMQ_MAXMSGSIZE, &value, MemoryLayout<Int64>.size)
+        }
+    }
+
     /// ROUTER: a send to a peer that is not connected fails with
     /// ``ZMQError/Code/hostUnreachable``, and one to a full pipe returns
     /// ``SendResult/wouldBlock``, instead of being dropped silently (`ZMQ_ROUTER_MANDATORY`).

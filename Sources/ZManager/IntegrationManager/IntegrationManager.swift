@@ -16,6 +16,7 @@ public final class IntegrationManager {
     let pull: Socket
     let pub: Socket
     let statistics: CoreStatistics
+    let limits: RoleLimits
     /// The endpoints actually bound (wildcard ports resolved).
     public let pullEndpoint: String
     public let pubEndpoint: String
@@ -23,7 +24,7 @@ public final class IntegrationManager {
     public init(context: Context, pullEndpoint: String, pubEndpoint: String,
                 limits: RoleLimits = RoleLimits(), statistics: CoreStatistics) throws(ZMQError) {
         pull = try Socket(context, .pull)
-        try pull.setReceiveHighWaterMark(limits.highWaterMark)
+        try pull.applyReceiveLimits(limits)
         try pull.bind(pullEndpoint)
         pub = try Socket(context, .pub)
         try pub.setSendHighWaterMark(limits.highWaterMark)
@@ -31,25 +32,45 @@ public final class IntegrationManager {
         self.pullEndpoint = try pull.lastEndpoint
         self.pubEndpoint = try pub.lastEndpoint
         self.statistics = statistics
+        self.limits = limits
     }
 
     /// Runs until the context shuts down.
+    ///
+    /// A ZManager message is one frame or two; both are received before anything is published,
+    /// so that one larger than ``RoleLimits/maxMessageSize`` is refused whole (an `oversized`
+    /// error instead, ``refuseOversized(_:_:)``). Further frames are published as they come, as
+    /// before: the IM forwards what it is given.
     public func run() {
         var frame = Message()
+        var second = Message()
         do {
             while true {
                 guard try pull.receive(into: &frame) == .received else { continue }
-                switch frame.withUnsafeBytes({ Self.outcome(of: $0) }) {
+                let two = frame.more
+                if two { _ = try pull.receive(into: &second) }
+                // One look at the first frame gives its size and what it ends (each libzmq
+                // accessor is a call).
+                let (firstSize, outcome) = frame.withUnsafeBytes { ($0.count, Self.outcome(of: $0)) }
+                let size = two ? firstSize + second.count : firstSize
+                if size > limits.maxMessageSize {
+                    try refuseOversized(&frame, size, more: two && second.more)
+                    continue
+                }
+                switch outcome {
                 case .result?: statistics.results.add(1, ordering: .releasing)
                 case .error?: statistics.errors.add(1, ordering: .releasing)
                 case nil: break
                 }
-                var more = frame.more
-                _ = try pub.send(&frame, more: more)
-                while more {
-                    _ = try pull.receive(into: &frame)
-                    more = frame.more
-                    _ = try pub.send(&frame, more: more)
+                _ = try pub.send(&frame, more: two)
+                if two {
+                    var more = second.more
+                    _ = try pub.send(&second, more: more)
+                    while more {
+                        _ = try pull.receive(into: &frame)
+                        more = frame.more
+                        _ = try pub.send(&frame, more: more)
+                    }
                 }
                 statistics.published.add(1, ordering: .relaxed)
             }
@@ -58,6 +79,27 @@ public final class IntegrationManager {
         }
         pull.close()
         pub.close()
+    }
+
+    /// Publishes an `oversized` error in place of a message larger than the limit (its flow and
+    /// id when its first frame is a header), drops the rest of its frames, and counts the error:
+    /// it ends the message's flow.
+    private func refuseOversized(_ first: inout Message, _ size: Int, more: Bool) throws(ZMQError) {
+        let fields = first.withUnsafeBytes { bytes in (try? WireHeader.parse(bytes)).map { ($0, bytes) } }
+        let flow = fields.map { $0.0.string(.config, in: $0.1) } ?? ""
+        let id = fields.map { $0.0.string(.id, in: $0.1) } ?? ""
+        let form: WireForm = first.more ? .split : .single
+        var rest = more
+        var scratch = Message()
+        while rest {
+            _ = try pull.receive(into: &scratch)
+            rest = scratch.more
+        }
+        Outbound.sendError(.oversized, role: "Integration Manager", flow: flow, id: id,
+                           text: "message of \(size) bytes exceeds the limit of \(limits.maxMessageSize)", form: form,
+                           to: pub, encodeBody: formAwareErrorBody)
+        statistics.errors.add(1, ordering: .releasing)
+        statistics.published.add(1, ordering: .relaxed)
     }
 
     /// What ends a flow, as the drain counts it.

@@ -77,7 +77,7 @@ public final class Service {
         self.handlers = handlers
         self.subscriptions = subscriptions
         sub = try Socket(context, .sub)
-        try sub.setReceiveHighWaterMark(limits.highWaterMark)
+        try sub.applyReceiveLimits(limits)
         for prefix in subscriptions { try sub.subscribe(prefix) }
         try sub.connect(integrationManagerPub)
         toSubject = try Socket(context, .push)
@@ -98,7 +98,7 @@ public final class Service {
         var state = StepExecution()
         do {
             while true {
-                switch try inbound.receive(from: sub, maxSize: limits.maxMessageSize) {
+                switch try inbound.receive(from: sub, maxSize: limits.maxMessageSize, maxIDLength: limits.maxIDLength) {
                 case .timedOut:
                     continue
                 case .malformed:

@@ -23,7 +23,7 @@ public final class CompletedCommandBridge {
     public init(context: Context, integrationManagerPub: String, subjectFront: String,
                 limits: RoleLimits = RoleLimits()) throws(ZMQError) {
         sub = try Socket(context, .sub)
-        try sub.setReceiveHighWaterMark(limits.highWaterMark)
+        try sub.applyReceiveLimits(limits)
         try sub.subscribe(Topics.completedCommandPrefix)
         try sub.connect(integrationManagerPub)
         toSubject = try Socket(context, .push)

@@ -64,7 +64,7 @@ public final class Subject {
         statistics: CoreStatistics, errorBody: @escaping ErrorBodyEncoder
     ) throws(ZMQError) {
         front = try Socket(context, .pull)
-        try front.setReceiveHighWaterMark(limits.highWaterMark)
+        try front.applyReceiveLimits(limits)
         try front.setReceiveTimeout(.milliseconds(20))
         try front.bind(frontEndpoint)
         switch dispatch.mode {
@@ -74,7 +74,7 @@ public final class Subject {
             toWorkers = try Socket(context, .router)
             try toWorkers.setRouterMandatory(true)
             try toWorkers.setHeartbeat(interval: dispatch.heartbeat, timeout: dispatch.heartbeatTimeout)
-            try toWorkers.setReceiveHighWaterMark(limits.highWaterMark)
+            try toWorkers.applyReceiveLimits(limits)
         }
         try toWorkers.setSendHighWaterMark(limits.highWaterMark)
         try toWorkers.bind(workerEndpoint)
@@ -118,7 +118,7 @@ public final class Subject {
             let workersOnly = try Poller([(toWorkers, .writable)])
             while true {
                 if backlog.isEmpty {
-                    try take(try inbound.receive(from: front, maxSize: limits.maxMessageSize), &inbound)
+                    try take(try inbound.receive(from: front, maxSize: limits.maxMessageSize, maxIDLength: limits.maxIDLength), &inbound)
                 } else {
                     let full = backlog.isFull
                     let poller = full ? workersOnly : frontAndWorkers
@@ -126,7 +126,7 @@ public final class Subject {
                     _ = try poller.poll(timeout: max(.zero, min(untilExpiry, .milliseconds(20))))
                     if poller.events(at: full ? 0 : 1).contains(.writable) { try flushBacklog() }
                     if !full && frontAndWorkers.isReadable(0) {
-                        try take(try inbound.receive(from: front, maxSize: limits.maxMessageSize, dontWait: true), &inbound)
+                        try take(try inbound.receive(from: front, maxSize: limits.maxMessageSize, maxIDLength: limits.maxIDLength, dontWait: true), &inbound)
                     }
                     expireBacklog(now: clock.now)
                 }
@@ -164,7 +164,7 @@ public final class Subject {
                 if reliable.hasWaiting { try reliable.pump() }
                 taken = 0
                 while taken < 256, !reliable.isFull {
-                    let outcome = try inbound.receive(from: front, maxSize: limits.maxMessageSize, dontWait: true)
+                    let outcome = try inbound.receive(from: front, maxSize: limits.maxMessageSize, maxIDLength: limits.maxIDLength, dontWait: true)
                     if case .timedOut = outcome { break }
                     try take(outcome, &inbound)
                     taken += 1
@@ -215,7 +215,7 @@ public final class Subject {
                 return true
             }
             if flags.contains(.toSubject) {
-                try take(try inbound.receive(from: toWorkers, maxSize: limits.maxMessageSize), &inbound)
+                try take(try inbound.receive(from: toWorkers, maxSize: limits.maxMessageSize, maxIDLength: limits.maxIDLength), &inbound)
             } else {
                 _ = try toWorkers.forward(to: toIntegrationManager, using: &lead)
             }

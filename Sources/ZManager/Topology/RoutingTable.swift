@@ -1,3 +1,5 @@
+import ZeroMQ
+
 /// What every role needs to know about the flows, precomputed once: for each flow step its
 /// header prefix and what kind of step it is. Immutable and shared by all role threads of a
 /// process; each role's ``FlowRouter`` is built from it.
@@ -47,5 +49,21 @@ public struct RoleLimits: Sendable {
     /// every worker's queue full) before it fails with ``ErrorKind/noWorkers``. Up to
     /// ``highWaterMark`` steps wait; meanwhile the Subject goes on serving everything else.
     public var dispatchTimeout: Duration = .seconds(5)
+    /// Longest id a role accepts; a message with a longer one gets an ``ErrorKind/oversized``
+    /// error (its id cut to 200 characters there). DigitalPy's ids are 36-character uuids.
+    public var maxIDLength: Int = 256
     public init() {}
+
+    /// The frame size past which libzmq itself refuses a tcp or ipc peer's frame, closing its
+    /// connection: twice ``maxMessageSize``, so that a message somewhat over the limit still
+    /// arrives and gets its `oversized` error, while none can make a role buffer much more.
+    public var hardFrameLimit: Int { maxMessageSize > Int.max / 2 ? Int.max : 2 * maxMessageSize }
+}
+
+extension Socket {
+    /// A receiving socket's bounds: its receive high-water mark and libzmq's frame-size limit.
+    func applyReceiveLimits(_ limits: RoleLimits) throws(ZMQError) {
+        try setReceiveHighWaterMark(limits.highWaterMark)
+        try setMaxFrameSize(limits.hardFrameLimit)
+    }
 }

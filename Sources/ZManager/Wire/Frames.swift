@@ -31,7 +31,7 @@ struct Inbound: ~Copyable {
     }
 
     /// Receives one whole ZManager message (1 frame, 2 frames, or a control message).
-    mutating func receive(from socket: Socket, maxSize: Int, dontWait: Bool = false) throws(ZMQError) -> Outcome {
+    mutating func receive(from socket: Socket, maxSize: Int, maxIDLength: Int, dontWait: Bool = false) throws(ZMQError) -> Outcome {
         verb = nil
         headBytes = UnsafeRawBufferPointer(start: nil, count: 0)
         guard try socket.receive(into: &head, dontWait: dontWait) == .received else { return .timedOut }
@@ -78,6 +78,9 @@ struct Inbound: ~Copyable {
             fields = try WireHeader.parse(headBytes)
         } catch {
             return .malformed(kind: .undecodable, reason: "\(error)")
+        }
+        if fields.id.count > maxIDLength {
+            return .malformed(kind: .oversized, reason: "id of \(fields.id.count) bytes exceeds the limit of \(maxIDLength)")
         }
         if form == .split && fields.bodyOffset != headBytes.count {
             return .malformed(kind: .undecodable, reason: "split-form header frame has \(headBytes.count - fields.bodyOffset) bytes after its sixth '~'")

@@ -94,7 +94,7 @@ public final class Worker {
         case .fast:
             reliable = nil
             input = try Socket(context, .pull)
-            try input.setReceiveHighWaterMark(limits.highWaterMark)
+            try input.applyReceiveLimits(limits)
             try input.connect(subject)
             toIntegrationManager = try Socket(context, .push)
             try toIntegrationManager.setSendHighWaterMark(limits.highWaterMark)
@@ -105,7 +105,7 @@ public final class Worker {
         case .reliable:
             reliable = dispatch
             input = try Socket(context, .dealer)
-            try input.setReceiveHighWaterMark(limits.highWaterMark)
+            try input.applyReceiveLimits(limits)
             try input.setSendHighWaterMark(limits.highWaterMark)
             try input.setHeartbeat(interval: dispatch.heartbeat, timeout: dispatch.heartbeatTimeout)
             // The Subject probes every heartbeat; silence this long means it does not know
@@ -130,7 +130,7 @@ public final class Worker {
         if let reliable { return runReliable(credit: reliable.credit, &inbound, &state) }
         do {
             while true {
-                switch try inbound.receive(from: input, maxSize: limits.maxMessageSize) {
+                switch try inbound.receive(from: input, maxSize: limits.maxMessageSize, maxIDLength: limits.maxIDLength) {
                 case .timedOut:
                     continue
                 case .malformed(let kind, let reason):
@@ -175,7 +175,7 @@ public final class Worker {
                 }
                 seq = value
                 receiptOwed = true
-                switch try inbound.receive(from: input, maxSize: limits.maxMessageSize) {
+                switch try inbound.receive(from: input, maxSize: limits.maxMessageSize, maxIDLength: limits.maxIDLength) {
                 case .timedOut:
                     break
                 case .malformed(let kind, let reason):

@@ -98,6 +98,75 @@ struct FailureTests {
     }
 
     @Test(arguments: TestTransport.allCases)
+    func anIDLongerThanTheLimitIsRefusedAsOversized(transport: TestTransport) throws {
+        let pipeline = try Self.makePipeline(transport)
+        defer { pipeline.stop() }
+        let id = String(repeating: "i", count: 300)
+        try pipeline.client.push(flow: "Echo", id: id, body: Array("x".utf8))
+        let error = try #require(try pipeline.receive { $0.errorKind != nil })
+        #expect(error.errorKind == .oversized)
+        #expect(error.text.contains("id of 300 bytes exceeds the limit of 256"), "\(error.text)")
+        try Self.expectStillServing(pipeline)
+    }
+
+    /// Past twice the message limit libzmq itself refuses a tcp or ipc peer's frame
+    /// (`ZMQ_MAXMSGSIZE`) before buffering it, and closes that connection; the role serves on.
+    @Test(arguments: [TestTransport.ipc, .tcp])
+    func aFrameOverTheHardLimitIsRefusedBeforeItIsBuffered(transport: TestTransport) throws {
+        let pipeline = try Self.makePipeline(transport)
+        defer { pipeline.stop() }
+        let context = try Context()
+        defer { context.terminate() }
+        let sender = try Socket(context, .push)
+        defer { sender.close() }
+        try sender.connect(pipeline.node.endpoints.subjectFront)
+        let received = pipeline.node.statistics.subjectReceived.load(ordering: .relaxed)
+        let huge = Array("Echo~~svc~Echo~Push~huge~".utf8) + Array(repeating: 1, count: 3 * (64 << 10))
+        _ = try sender.send(multipart: [huge])
+        // The same sender, reconnected by libzmq, gets through again with a small message,
+        // which comes after the refused one on that path.
+        try pipeline.subscribe(Topics.resultPrefix(flow: "Echo"))
+        var answered = false
+        var errors: [String] = []
+        for attempt in 0..<50 where !answered {
+            _ = try sender.send(multipart: [Array("Echo~~svc~Echo~Push~small-\(attempt)~x".utf8)])
+            let delivery = try pipeline.receive(timeout: .milliseconds(200)) { $0.errorKind != nil || $0.id.hasPrefix("small-") }
+            if let delivery, delivery.errorKind != nil { errors.append(delivery.text) }
+            answered = delivery?.isResult == true
+        }
+        #expect(answered, "the Subject serves the sender again")
+        // Refused by libzmq, it never reached the Subject's own size check, which would have
+        // published an `oversized` error.
+        while let delivery = try pipeline.client.receive(timeout: .milliseconds(300)) {
+            if delivery.errorKind != nil { errors.append(delivery.text) }
+        }
+        #expect(errors.isEmpty, "no error for it: \(errors)")
+        #expect(pipeline.node.statistics.subjectReceived.load(ordering: .relaxed) > received)
+        try Self.expectStillServing(pipeline)
+    }
+
+    /// The Integration Manager refuses a message larger than the limit: an `oversized` error
+    /// with its flow and id goes out instead, and the message is not published.
+    @Test(arguments: TestTransport.allCases)
+    func theIntegrationManagerRefusesAnOversizedMessage(transport: TestTransport) throws {
+        let pipeline = try Self.makePipeline(transport)
+        defer { pipeline.stop() }
+        let context = transport == .inproc ? pipeline.node.context : try Context()
+        defer { if context !== pipeline.node.context { context.terminate() } }
+        let sender = try Socket(context, .push)
+        defer { sender.close() }
+        try sender.connect(pipeline.node.endpoints.integrationManagerPull)
+        let errorsBefore = pipeline.node.statistics.errors.load(ordering: .relaxed)
+        _ = try sender.send(multipart: [Array("Echo~~~~done~too-big~".utf8), Array(repeating: 7, count: 100_000)])
+        let error = try #require(try pipeline.receive { $0.id == "too-big" })
+        #expect(error.errorKind == .oversized && error.source == "Integration Manager" && error.context == "Echo")
+        #expect(error.text.contains("100021 bytes"), "\(error.text)")
+        #expect(try pipeline.receive(timeout: .milliseconds(200)) { $0.id == "too-big" } == nil, "the result itself is not published")
+        #expect(pipeline.node.statistics.errors.load(ordering: .relaxed) == errorsBefore + 1)
+        try Self.expectStillServing(pipeline)
+    }
+
+    @Test(arguments: TestTransport.allCases)
     func garbageFramesAreReportedNotDropped(transport: TestTransport) throws {
         let pipeline = try Self.makePipeline(transport)
         defer { pipeline.stop() }

@@ -99,7 +99,7 @@ struct PositionCacheTests {
         var answers: [(FlowPosition?, FlowPosition?)] = []
         for frame in frames {
             _ = try push.send(string: frame)
-            guard case .message = try inbound.receive(from: pull, maxSize: 1 << 20) else {
+            guard case .message = try inbound.receive(from: pull, maxSize: 1 << 20, maxIDLength: 256) else {
                 Issue.record("no message for \(frame)")
                 continue
             }
