@@ -107,7 +107,8 @@ public final class IntegrationManager {
         /// `<flow>~<any>~~~done~<id>~`: a flow's result (not DigitalPy's `completed_command`
         /// answer, which continues a parked flow).
         case result
-        /// `zmanager_error~ERROR~…`: an error that ends its flow (a `NOTICE` does not).
+        /// `zmanager_error~ERROR~…`: an error that ends its flow (a `NOTICE` does not, nor does
+        /// a `draining` refusal, for which no flow was started).
         case error
     }
 
@@ -115,6 +116,7 @@ public final class IntegrationManager {
     private static let errorConfig = StaticBytes(Topics.errorConfig)
     private static let errorDecorator = StaticBytes(Topics.errorDecorator)
     private static let completedCommand = StaticBytes(Topics.completedCommandConfig)
+    private static let draining = StaticBytes(ErrorKind.draining.rawValue)
 
     /// Whether a published frame ends a flow; nil for everything else, and for a frame that is
     /// not a whole header (fewer than six `~`).
@@ -135,7 +137,10 @@ public final class IntegrationManager {
         let config = UnsafeRawBufferPointer(start: base, count: configEnd)
         if errorConfig.equals(config) {
             let decorator = UnsafeRawBufferPointer(start: base + configEnd + 1, count: decoratorEnd - configEnd - 1)
-            guard errorDecorator.equals(decorator), (try? WireHeader.parse(frame)) != nil else { return nil }
+            guard errorDecorator.equals(decorator), let fields = try? WireHeader.parse(frame),
+                  !draining.equals(fields.bytes(.action, in: frame))
+            else { return nil }
+            // A `draining` refusal ends no flow: the Subject started none.
             return .error
         }
         // `~~~done~` from the decorator's `~` on: the decorator's, source's and context's

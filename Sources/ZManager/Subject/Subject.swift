@@ -45,24 +45,31 @@ public final class Subject {
     /// Reliable dispatch (``DispatchOptions/Mode/reliable``): which worker holds which step.
     /// Nil in fast mode, where `toWorkers` is a PUSH.
     let reliable: ReliableDispatch?
+    /// The drain's request to stop starting flows (``IntakeControl``).
+    let intake: IntakeControl
+    /// Whether intake is closed, and when it closes at the latest once requested (the
+    /// Subject's thread only, same unchecked exclusivity as `outbox`).
+    @exclusivity(unchecked) var intakeClosed = false
+    @exclusivity(unchecked) var intakeDeadline: ContinuousClock.Instant?
     public let frontEndpoint: String
     public let workerEndpoint: String
 
     public convenience init(
         context: Context, frontEndpoint: String, workerEndpoint: String, integrationManager: String,
         routing: RoutingTable, limits: RoleLimits = RoleLimits(), async: AsyncOptions = AsyncOptions(),
-        dispatch: DispatchOptions = DispatchOptions(), statistics: CoreStatistics
+        dispatch: DispatchOptions = DispatchOptions(), intake: IntakeControl = IntakeControl(), statistics: CoreStatistics
     ) throws(ZMQError) {
         try self.init(context: context, frontEndpoint: frontEndpoint, workerEndpoint: workerEndpoint,
                       integrationManager: integrationManager, routing: routing, limits: limits, async: async,
-                      dispatch: dispatch, statistics: statistics, errorBody: formAwareErrorBody)
+                      dispatch: dispatch, intake: intake, statistics: statistics, errorBody: formAwareErrorBody)
     }
 
     init(
         context: Context, frontEndpoint: String, workerEndpoint: String, integrationManager: String,
         routing: RoutingTable, limits: RoleLimits, async: AsyncOptions, dispatch: DispatchOptions = DispatchOptions(),
-        statistics: CoreStatistics, errorBody: @escaping ErrorBodyEncoder
+        intake: IntakeControl = IntakeControl(), statistics: CoreStatistics, errorBody: @escaping ErrorBodyEncoder
     ) throws(ZMQError) {
+        self.intake = intake
         front = try Socket(context, .pull)
         try front.applyReceiveLimits(limits)
         try front.setReceiveTimeout(.milliseconds(20))
@@ -118,8 +125,11 @@ public final class Subject {
             let workersOnly = try Poller([(toWorkers, .writable)])
             while true {
                 if backlog.isEmpty {
-                    try take(try inbound.receive(from: front, maxSize: limits.maxMessageSize, maxIDLength: limits.maxIDLength), &inbound)
+                    let outcome = try inbound.receive(from: front, maxSize: limits.maxMessageSize, maxIDLength: limits.maxIDLength)
+                    checkIntake(frontEmpty: outcome.isTimedOut)
+                    try take(outcome, &inbound)
                 } else {
+                    checkIntake(frontEmpty: !frontAndWorkers.isReadable(0))
                     let full = backlog.isFull
                     let poller = full ? workersOnly : frontAndWorkers
                     let untilExpiry = backlog.earliestDeadline.map { $0 - clock.now } ?? .milliseconds(20)
@@ -165,6 +175,7 @@ public final class Subject {
                 taken = 0
                 while taken < 256, !reliable.isFull {
                     let outcome = try inbound.receive(from: front, maxSize: limits.maxMessageSize, maxIDLength: limits.maxIDLength, dontWait: true)
+                    checkIntake(frontEmpty: outcome.isTimedOut)
                     if case .timedOut = outcome { break }
                     try take(outcome, &inbound)
                     taken += 1
@@ -235,6 +246,21 @@ public final class Subject {
         while scratch.more { _ = try socket.receive(into: &scratch) }
     }
 
+    /// Closes intake once the drain asked for it and the front is empty, or its grace has
+    /// passed (under steady load the front is never empty). One relaxed load per message
+    /// otherwise.
+    @inline(__always)
+    private func checkIntake(frontEmpty: Bool) {
+        guard !intakeClosed, intake.closeRequested.load(ordering: .relaxed) else { return }
+        let now = ContinuousClock.now
+        let deadline = intakeDeadline ?? now + intake.grace
+        intakeDeadline = deadline
+        if frontEmpty || now >= deadline {
+            intakeClosed = true
+            intake.closed.store(true, ordering: .releasing)
+        }
+    }
+
     private func take(_ outcome: Inbound.Outcome, _ inbound: inout Inbound) throws(ZMQError) {
         switch outcome {
         case .timedOut:
@@ -258,6 +284,11 @@ public final class Subject {
         // forwarded steps go on as they are.
         switch MessageClass(inbound.fields, in: inbound.headBytes) {
         case .start:
+            if intakeClosed {
+                // Not a started flow: the Integration Manager does not count this error either.
+                return fail(.draining, flow: inbound.flowString, id: inbound.idString,
+                            "the node is stopping and starts no new flows", form: inbound.form)
+            }
             statistics.flowsStarted.add(1, ordering: .relaxed)
             guard let position = positions.position(of: inbound, in: router.routing.flows),
                   let next = router.next(after: position)

@@ -57,6 +57,22 @@ public final class CoreStatistics: Sendable {
     }
 }
 
+/// The node's request to close the Subject's intake (the first step of a drain), and the
+/// Subject's answer that it has. Shared between the node and the Subject's thread.
+public final class IntakeControl: Sendable {
+    /// Set by the drain: stop starting flows once the messages queued at the front are taken.
+    let closeRequested = Atomic<Bool>(false)
+    /// Set by the Subject once it refuses every new `Push` with ``ErrorKind/draining``.
+    let closed = Atomic<Bool>(false)
+    /// How long, at most, the Subject goes on starting flows queued at its front after the
+    /// request (it closes at once when the front is empty).
+    let grace: Duration
+
+    public init(grace: Duration = .milliseconds(500)) { self.grace = grace }
+
+    public var isClosed: Bool { closed.load(ordering: .acquiring) }
+}
+
 /// 128 bytes of nothing: two cache lines, because x86's adjacent-line prefetcher fetches
 /// lines in pairs.
 struct CacheLinePadding: Sendable {

@@ -51,6 +51,8 @@ public final class ZManagerNode: @unchecked Sendable {
     // and `stopped`, which only `stop` touches, serialised by `stopLock`.
     public let context: Context
     public let statistics = CoreStatistics()
+    /// Closed by ``drain(timeout:quietPeriod:)``: the Subject then starts no new flows.
+    public let intake = IntakeControl()
     /// The endpoints actually bound (wildcard ports resolved); connect clients here.
     public let endpoints: Endpoints
     public let routing: RoutingTable
@@ -97,7 +99,7 @@ public final class ZManagerNode: @unchecked Sendable {
             let subject = try Subject(context: context, frontEndpoint: endpoints.subjectFront,
                                       workerEndpoint: endpoints.subjectWorkers, integrationManager: im.pullEndpoint,
                                       routing: routing, limits: options.limits, async: options.async, dispatch: options.dispatch,
-                                      statistics: statistics)
+                                      intake: intake, statistics: statistics)
             self.endpoints = Endpoints(subjectFront: subject.frontEndpoint, subjectWorkers: subject.workerEndpoint,
                                        integrationManagerPull: im.pullEndpoint, integrationManagerPub: im.pubEndpoint)
             threads.append(SocketThread.start(name: "zm-im") { im.run() })
@@ -123,13 +125,12 @@ public final class ZManagerNode: @unchecked Sendable {
 
     deinit { stop(drainTimeout: .zero) }
 
-    /// Drains, then stops every role and waits for their threads.
+    /// Drains (``drain(timeout:quietPeriod:)``), then stops every role and waits for their
+    /// threads. Returns whether the drain completed.
     ///
     /// Draining never relies on socket linger (libzmq 4.3.4 loses the tail of a burst on
-    /// close over ipc): it waits until every flow the Subject started has ended in a result
-    /// or an error published by the Integration Manager, and no new message has reached the
-    /// Subject for `quietPeriod`, or until `drainTimeout` passes. Returns whether the drain
-    /// completed.
+    /// close over ipc): it waits until every flow the Subject started has ended in a result or
+    /// an error published by the Integration Manager.
     @discardableResult
     public func stop(drainTimeout: Duration = .seconds(10), quietPeriod: Duration = .milliseconds(100)) -> Bool {
         stopLock.wait()
@@ -143,19 +144,32 @@ public final class ZManagerNode: @unchecked Sendable {
         return drained
     }
 
-    /// Waits until no flow is in flight and the Subject has been quiet for `quietPeriod`.
+    /// Drains: closes intake, then waits until every flow started before has ended.
+    ///
+    /// 1. The Subject is asked to close its intake. It goes on starting the flows queued at its
+    ///    front until the front is empty, or for ``IntakeControl/grace`` (500 ms) at most, since
+    ///    under steady load it never is; from then on every `Push` gets a ``ErrorKind/draining``
+    ///    error. Everything else (steps under way, ASYNC answers, publications) is served as
+    ///    before. So a drain completes under any load, and every request gets an answer: a
+    ///    result, or `draining`.
+    /// 2. Then it waits until no flow is in flight (each ended in a result or an error that the
+    ///    Integration Manager published), continuously for `quietPeriod`.
+    ///
+    /// Returns false when `timeout` passes first. Intake stays closed either way: a drain is the
+    /// way to a stop.
     public func drain(timeout: Duration, quietPeriod: Duration = .milliseconds(100)) -> Bool {
         let clock = ContinuousClock()
         let deadline = clock.now + timeout
-        var lastSeen = statistics.subjectReceived.load(ordering: .acquiring)
-        var quietSince = clock.now
+        intake.closeRequested.store(true, ordering: .releasing)
+        var quietSince: ContinuousClock.Instant?
         while true {
-            let seen = statistics.subjectReceived.load(ordering: .acquiring)
-            if seen != lastSeen {
-                lastSeen = seen
-                quietSince = clock.now
+            if intake.isClosed && statistics.inFlight <= 0 {
+                let since = quietSince ?? clock.now
+                quietSince = since
+                if clock.now - since >= quietPeriod { return true }
+            } else {
+                quietSince = nil
             }
-            if statistics.inFlight <= 0 && clock.now - quietSince >= quietPeriod { return true }
             if clock.now >= deadline { return false }
             // Poll the counters: they are updated by role threads on their hot path, which
             // must not pay for signalling a waiter on every message.

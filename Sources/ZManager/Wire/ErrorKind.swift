@@ -24,6 +24,9 @@ public enum ErrorKind: String, Sendable, CaseIterable {
     /// Reliable dispatch: the step was dealt to ``DispatchOptions/maxAttempts`` workers and
     /// each was lost before finishing it (a step that crashes its worker stops here).
     case workerLost = "worker_lost"
+    /// The node is draining (stopping): a `Push` that reached the Subject after it closed its
+    /// intake starts no flow. Flows started before are finished.
+    case draining
     /// A parked (ASYNC) flow got no response within the configured timeout.
     case asyncTimeout = "async_timeout"
     /// A response arrived for a flow that is not parked (expired, answered twice, never parked).

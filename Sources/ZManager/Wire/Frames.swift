@@ -28,6 +28,10 @@ struct Inbound: ~Copyable {
         case timedOut
         /// Not a ZManager message; `reason` says why. The frames were consumed.
         case malformed(kind: ErrorKind, reason: String)
+
+        var isTimedOut: Bool {
+            if case .timedOut = self { true } else { false }
+        }
     }
 
     /// Receives one whole ZManager message (1 frame, 2 frames, or a control message).

@@ -1,3 +1,4 @@
+import Synchronization
 import Foundation
 import Testing
 import ZManager
@@ -200,6 +201,78 @@ struct FlowExecutionTests {
         #expect(result.form == form)
         #expect(result.text == "body~with~tildes+a")
         #expect(result.id == "form-1")
+    }
+
+    /// A drain under continuous load: intake closes, every request pushed gets exactly one
+    /// answer (a result, or `draining` once intake closed), and the drain completes.
+    @Test(arguments: [TestTransport.inproc, .tcp])
+    func aDrainUnderContinuousLoadClosesIntakeAndLosesNothing(transport: TestTransport) throws {
+        let pipeline = try TestPipeline(transport: transport, flows: "[Echo]\n?Echo?Push\nSubject?Echo?Echo\n??done\n",
+                                        mapping: "[actionmapping]\n??Echo = zmanager.builtin.echo\n")
+        try pipeline.subscribe(Topics.resultPrefix(flow: "Echo"))
+        let node = pipeline.node
+        // The load: a second client on its own thread, pushing (about 20k/s) until told to
+        // stop, and closed only when told to: closing drops what it has not sent (LINGER 0).
+        let pusherContext = transport == .inproc ? node.context : try Context()
+        let endpoints = node.endpoints
+        let stop = Atomic<Bool>(false)
+        let release = Atomic<Bool>(false)
+        let sent = Atomic<Int>(0)
+        let finished = Atomic<Bool>(false)
+        let pushing = SocketThread.start(name: "pusher") { [pusherContext] in
+            guard let pusher = try? ZManagerClient(context: pusherContext, subject: endpoints.subjectFront,
+                                                   integrationManager: endpoints.integrationManagerPub) else { return }
+            var i = 0
+            while !stop.load(ordering: .relaxed) && i < 1_000_000 {
+                guard (try? pusher.push(flow: "Echo", id: "c\(i)", body: Array("x".utf8))) != nil else { break }
+                i += 1
+                sent.store(i, ordering: .relaxed)
+                if i % 100 == 0 { Thread.sleep(forTimeInterval: 0.005) }  // pacing the load
+            }
+            finished.store(true, ordering: .releasing)
+            let clock = ContinuousClock()
+            let until = clock.now + .seconds(60)
+            while !release.load(ordering: .relaxed) && clock.now < until { Thread.sleep(forTimeInterval: 0.01) }
+            pusher.close()
+        }
+        var answers: [String: Int] = [:]
+        var refused = 0
+        func take(_ delivery: ZManagerClient.Delivery) {
+            guard delivery.id.hasPrefix("c") else { return }
+            if delivery.isResult { answers[delivery.id, default: 0] += 1 }
+            if delivery.errorKind == .draining { answers[delivery.id, default: 0] += 1; refused += 1 }
+        }
+        let clock = ContinuousClock()
+        let warm = clock.now + .seconds(20)
+        while answers.count < 2_000 && clock.now < warm {
+            if let delivery = try pipeline.client.receive(timeout: .milliseconds(50)) { take(delivery) }
+        }
+        // Drain while the load goes on, on a thread of its own; keep taking answers meanwhile.
+        let drained = Atomic<Int>(0)  // 0 running, 1 completed, 2 timed out
+        let draining = SocketThread.start(name: "drain") { [node] in
+            drained.store(node.drain(timeout: .seconds(20)) ? 1 : 2, ordering: .releasing)
+        }
+        while drained.load(ordering: .acquiring) == 0 && clock.now < warm + .seconds(30) {
+            if let delivery = try pipeline.client.receive(timeout: .milliseconds(10)) { take(delivery) }
+        }
+        draining.join()
+        #expect(drained.load(ordering: .acquiring) == 1, "the drain completed under load")
+        #expect(node.intake.isClosed)
+        stop.store(true, ordering: .relaxed)
+        #expect(NoWorkerTests.eventually { finished.load(ordering: .acquiring) }, "the pusher stopped")
+        let total = sent.load(ordering: .relaxed)
+        let deadline = clock.now + .seconds(20)
+        while answers.count < total && clock.now < deadline {
+            if let delivery = try pipeline.client.receive(timeout: .milliseconds(50)) { take(delivery) }
+        }
+        #expect(answers.count == total, "every request answered: \(total - answers.count) of \(total) missing")
+        #expect(answers.values.allSatisfy { $0 == 1 }, "each once")
+        #expect(refused > 0, "the load went on after intake closed")
+        #expect(node.statistics.inFlight == 0)
+        release.store(true, ordering: .relaxed)
+        pushing.join()
+        pipeline.stop()
+        if pusherContext !== node.context { pusherContext.terminate() }
     }
 
     @Test func drainingStopWaitsForInFlightFlows() throws {
