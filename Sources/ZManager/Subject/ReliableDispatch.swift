@@ -63,6 +63,7 @@ final class ReliableDispatch {
         var attempts: Int32 = 0
         var frameCount: UInt8 = 0
         var inUse = false
+        var size = 0
         var deadline = ContinuousClock.Instant.now
     }
 
@@ -84,9 +85,15 @@ final class ReliableDispatch {
     @exclusivity(unchecked) private(set) var peers: [Peer] = []
     @exclusivity(unchecked) private var nextPeer = 0
     @exclusivity(unchecked) private var carrier = Message()
+    /// Bytes the held steps may take before the Subject stops reading new work
+    /// (``RoleLimits/heldBytes``); a worker's continuation is still taken past it.
+    let byteBudget: Int
+    @exclusivity(unchecked) private(set) var bytes = 0
 
-    init(socket: Socket, options: DispatchOptions, capacity: Int, waitLimit: Duration, statistics: CoreStatistics) {
+    init(socket: Socket, options: DispatchOptions, capacity: Int, byteBudget: Int = .max, waitLimit: Duration,
+         statistics: CoreStatistics) {
         precondition(capacity > 0 && capacity < Int(Int32.max))
+        self.byteBudget = byteBudget
         self.socket = socket
         self.options = options
         self.capacity = capacity
@@ -105,8 +112,9 @@ final class ReliableDispatch {
         frames.deallocate()
     }
 
-    /// No slot is free: the Subject stops reading new work until one is.
-    var isFull: Bool { free.isEmpty }
+    /// No slot is free, or the held steps take the byte budget: the Subject stops reading new
+    /// work until that changes.
+    var isFull: Bool { free.isEmpty || bytes >= byteBudget }
     var hasWaiting: Bool { waitingCount > 0 }
     var earliestDeadline: ContinuousClock.Instant? {
         waitingCount == 0 ? nil : slots[Int(waiting[waitingHead])].deadline
@@ -118,6 +126,7 @@ final class ReliableDispatch {
     /// Takes a one-frame step (leaving `frame` empty) and deals it. False when no slot is free.
     func admit(_ frame: inout Message) throws(ZMQError) -> Bool {
         guard let slot = free.popLast().map(Int.init) else { return false }
+        slots[slot].size = frame.count
         frames[2 * slot].move(from: &frame)
         start(slot, frameCount: 1)
         try deal(slot)
@@ -127,6 +136,7 @@ final class ReliableDispatch {
     /// Takes a two-frame step (leaving both empty) and deals it. False when no slot is free.
     func admit(_ head: inout Message, _ body: inout Message) throws(ZMQError) -> Bool {
         guard let slot = free.popLast().map(Int.init) else { return false }
+        slots[slot].size = head.count + body.count
         frames[2 * slot].move(from: &head)
         frames[2 * slot + 1].move(from: &body)
         start(slot, frameCount: 2)
@@ -135,6 +145,7 @@ final class ReliableDispatch {
     }
 
     private func start(_ slot: Int, frameCount: UInt8) {
+        bytes += slots[slot].size
         slots[slot].inUse = true
         slots[slot].generation &+= 1
         slots[slot].attempts = 0
@@ -238,6 +249,8 @@ final class ReliableDispatch {
     }
 
     private func release(_ slot: Int) {
+        bytes -= slots[slot].size
+        slots[slot].size = 0
         slots[slot].inUse = false
         slots[slot].peer = -1
         frames[2 * slot].reset()

@@ -96,9 +96,9 @@ public final class Subject {
         self.parked = ParkedFlows(capacity: async.capacity, timeout: async.timeout)
         self.early = EarlyAnswers(capacity: async.earlyAnswerCapacity, window: async.earlyAnswerWindow)
         let held = min(limits.highWaterMark, Self.backlogLimit)
-        self.backlog = WorkerBacklog(capacity: dispatch.mode == .fast ? held : 1)
+        self.backlog = WorkerBacklog(capacity: dispatch.mode == .fast ? held : 1, byteBudget: limits.heldBytes)
         self.reliable = dispatch.mode == .fast ? nil
-            : ReliableDispatch(socket: toWorkers, options: dispatch, capacity: held,
+            : ReliableDispatch(socket: toWorkers, options: dispatch, capacity: held, byteBudget: limits.heldBytes,
                                waitLimit: limits.dispatchTimeout, statistics: statistics)
         self.pool = .shared
         self.errorBody = errorBody

@@ -15,18 +15,24 @@ struct WorkerBacklog: ~Copyable {
     struct Entry {
         let deadline: ContinuousClock.Instant
         let frameCount: Int
+        let size: Int
     }
 
     let capacity: Int
+    /// Bytes the held messages may take (``RoleLimits/heldBytes``): full at `capacity`
+    /// messages or at this many bytes, whichever comes first.
+    let byteBudget: Int
+    private(set) var bytes = 0
     /// Two frames per entry, at `2 * slot` and `2 * slot + 1`.
     private let frames: UnsafeMutablePointer<Message>
     private var entries: [Entry?]
     private var head = 0
     private(set) var count = 0
 
-    init(capacity: Int) {
+    init(capacity: Int, byteBudget: Int = .max) {
         precondition(capacity > 0)
         self.capacity = capacity
+        self.byteBudget = byteBudget
         frames = .allocate(capacity: 2 * capacity)
         for i in 0..<(2 * capacity) { (frames + i).initialize(to: Message()) }
         entries = Array(repeating: nil, count: capacity)
@@ -38,7 +44,7 @@ struct WorkerBacklog: ~Copyable {
     }
 
     var isEmpty: Bool { count == 0 }
-    var isFull: Bool { count == capacity }
+    var isFull: Bool { count == capacity || bytes >= byteBudget }
 
     /// The deadline of the oldest message, the first to expire (deadlines grow with arrival).
     var earliestDeadline: ContinuousClock.Instant? { isEmpty ? nil : entries[head]?.deadline }
@@ -47,8 +53,10 @@ struct WorkerBacklog: ~Copyable {
     mutating func append(_ frame: inout Message, deadline: ContinuousClock.Instant) -> Bool {
         guard !isFull else { return false }
         let slot = (head + count) % capacity
+        let size = frame.count
         frames[2 * slot].move(from: &frame)
-        entries[slot] = Entry(deadline: deadline, frameCount: 1)
+        entries[slot] = Entry(deadline: deadline, frameCount: 1, size: size)
+        bytes += size
         count += 1
         return true
     }
@@ -57,9 +65,11 @@ struct WorkerBacklog: ~Copyable {
     mutating func append(_ first: inout Message, _ second: inout Message, deadline: ContinuousClock.Instant) -> Bool {
         guard !isFull else { return false }
         let slot = (head + count) % capacity
+        let size = first.count + second.count
         frames[2 * slot].move(from: &first)
         frames[2 * slot + 1].move(from: &second)
-        entries[slot] = Entry(deadline: deadline, frameCount: 2)
+        entries[slot] = Entry(deadline: deadline, frameCount: 2, size: size)
+        bytes += size
         count += 1
         return true
     }
@@ -92,6 +102,7 @@ struct WorkerBacklog: ~Copyable {
     }
 
     private mutating func removeHead() {
+        bytes -= entries[head]?.size ?? 0
         entries[head] = nil
         head = (head + 1) % capacity
         count -= 1

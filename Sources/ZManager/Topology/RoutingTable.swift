@@ -52,6 +52,11 @@ public struct RoleLimits: Sendable {
     /// Longest id a role accepts; a message with a longer one gets an ``ErrorKind/oversized``
     /// error (its id cut to 200 characters there). DigitalPy's ids are 36-character uuids.
     public var maxIDLength: Int = 256
+    /// Bytes the Subject holds in its own queues (steps waiting for a worker, steps held for
+    /// redelivery): past it, it stops reading new work, as at ``highWaterMark`` messages.
+    /// libzmq's queues are bounded in messages only, so this and ``maxMessageSize`` are what
+    /// bounds memory in bytes.
+    public var heldBytes: Int = 256 << 20
     public init() {}
 
     /// The frame size past which libzmq itself refuses a tcp or ipc peer's frame, closing its

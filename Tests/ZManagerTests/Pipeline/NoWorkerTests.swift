@@ -24,8 +24,10 @@ struct NoWorkerTests {
         ??done
         """
 
-    static func pipeline(_ transport: TestTransport, dispatchTimeout: Duration, highWaterMark: Int = 10_000) throws -> TestPipeline {
+    static func pipeline(_ transport: TestTransport, dispatchTimeout: Duration, highWaterMark: Int = 10_000,
+                         heldBytes: Int = RoleLimits().heldBytes) throws -> TestPipeline {
         var limits = RoleLimits()
+        limits.heldBytes = heldBytes
         limits.dispatchTimeout = dispatchTimeout
         limits.highWaterMark = highWaterMark
         let pipeline = try TestPipeline(transport: transport, flows: flows, mapping: "[actionmapping]\n??Echo = zmanager.builtin.echo\n",
@@ -120,5 +122,29 @@ struct NoWorkerTests {
         }
         #expect(failed == Set(ids))
         #expect(pipeline.node.statistics.waitingForWorkers.load(ordering: .relaxed) == 0)
+    }
+
+    /// The backlog is bounded in bytes too (`limits.held_bytes`): past the budget the Subject
+    /// stops reading, as at the message bound, and loses nothing.
+    @Test func aByteBudgetPausesIntakeLikeAFullBacklog() throws {
+        let pipeline = try Self.pipeline(.inproc, dispatchTimeout: .milliseconds(200), heldBytes: 10_000)
+        defer { pipeline.stop() }
+        let ids = (0..<30).map { "bytes-\($0)" }
+        for id in ids { try pipeline.client.push(flow: "Echo", id: id, body: Array(repeating: 0x61, count: 1_000)) }
+        var failed = Set<String>()
+        var mostWaiting = 0
+        let clock = ContinuousClock()
+        let deadline = clock.now + .seconds(20)
+        while failed.count < ids.count && clock.now < deadline {
+            mostWaiting = max(mostWaiting, pipeline.node.statistics.waitingForWorkers.load(ordering: .relaxed))
+            guard let delivery = try pipeline.client.receive(timeout: .milliseconds(5)), delivery.id.hasPrefix("bytes-") else { continue }
+            #expect(delivery.errorKind == .noWorkers)
+            #expect(delivery.text.contains("within"), "at its deadline, not refused: \(delivery.text)")
+            #expect(failed.insert(delivery.id).inserted, "answered once: \(delivery.id)")
+        }
+        #expect(failed == Set(ids))
+        // Each held step is about 1,050 bytes: at most ten fit under the budget, plus the one
+        // that crossed it.
+        #expect(mostWaiting >= 1 && mostWaiting <= 11, "held at most: \(mostWaiting)")
     }
 }
