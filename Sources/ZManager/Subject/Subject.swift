@@ -216,8 +216,11 @@ public final class Subject {
         }
         if size == WorkerChannel.receiptSize {
             let current = reliable.receipt(seq, final: flags.contains(.final))
-            if !current || !identity.withUnsafeBytes({ reliable.knows($0) }) {
-                if !current { statistics.staleOutputsDropped.add(lead.more ? 1 : 0, ordering: .relaxed) }
+            if !current { statistics.staleOutputsDropped.add(lead.more ? 1 : 0, ordering: .relaxed) }
+            // Only a connection the Subject does not know is asked to say ready: a known worker
+            // with a stale receipt (a step dealt again meanwhile) is not, since its ready would
+            // deal again everything it holds now, and their receipts would be stale in turn.
+            if !identity.withUnsafeBytes({ reliable.knows($0) }) {
                 try identity.withUnsafeBytes { (bytes) throws(ZMQError) in try reliable.hello(bytes) }
             }
             guard lead.more else { return true }
