@@ -216,7 +216,7 @@ struct FlowExecutionTests {
         let pusherContext = transport == .inproc ? node.context : try Context()
         let endpoints = node.endpoints
         let stop = Atomic<Bool>(false)
-        let release = Atomic<Bool>(false)
+        let release = DispatchSemaphore(value: 0)
         let sent = Atomic<Int>(0)
         let finished = Atomic<Bool>(false)
         let pushing = SocketThread.start(name: "pusher") { [pusherContext] in
@@ -230,9 +230,7 @@ struct FlowExecutionTests {
                 if i % 100 == 0 { Thread.sleep(forTimeInterval: 0.005) }  // pacing the load
             }
             finished.store(true, ordering: .releasing)
-            let clock = ContinuousClock()
-            let until = clock.now + .seconds(60)
-            while !release.load(ordering: .relaxed) && clock.now < until { Thread.sleep(forTimeInterval: 0.01) }
+            _ = release.wait(timeout: .seconds(60))
             pusher.close()
         }
         var answers: [String: Int] = [:]
@@ -269,7 +267,7 @@ struct FlowExecutionTests {
         #expect(answers.values.allSatisfy { $0 == 1 }, "each once")
         #expect(refused > 0, "the load went on after intake closed")
         #expect(node.statistics.inFlight == 0)
-        release.store(true, ordering: .relaxed)
+        release.signal()
         pushing.join()
         pipeline.stop()
         if pusherContext !== node.context { pusherContext.terminate() }

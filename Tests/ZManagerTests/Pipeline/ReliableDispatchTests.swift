@@ -217,15 +217,17 @@ struct ReliableDispatchTests {
         #expect(first.count == 2 && first[1] == ready)
         let identity = first[0]
 
-        // Probed every 50 ms for 900 ms (three heartbeat timeouts): no second ready.
+        // Probed every 50 ms (the receive timeout is the interval) for 900 ms, three heartbeat
+        // timeouts: no second ready.
         let clock = ContinuousClock()
         let probing = clock.now
+        try subject.setReceiveTimeout(.milliseconds(50))
         while clock.now - probing < .milliseconds(900) {
             _ = try subject.send(multipart: [identity, [0, 0x48]])
-            if let extra = try subject.receiveMultipart(dontWait: true) { Issue.record("unexpected while probed: \(extra)") }
-            Thread.sleep(forTimeInterval: 0.05)  // the probe interval itself, not a wait for an effect
+            if let extra = try subject.receiveMultipart() { Issue.record("unexpected while probed: \(extra)") }
         }
         // Silence: ready again, within a bound.
+        try subject.setReceiveTimeout(.seconds(5))
         let again = try #require(try subject.receiveMultipart(), "the worker says ready again after the silence")
         #expect(again == [identity, ready])
     }
