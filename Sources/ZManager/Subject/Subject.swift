@@ -103,9 +103,8 @@ public final class Subject {
         self.pool = .shared
         self.errorBody = errorBody
         reliable?.onLost = { [unowned self] header, frameCount in
-            let fields = try? WireHeader.parse(header)
-            fail(.workerLost, flow: fields?.string(.config, in: header) ?? "", id: fields?.string(.id, in: header) ?? "",
-                 "\(dispatch.maxAttempts) workers were lost while holding the step", form: frameCount == 2 ? .split : .single)
+            failHeld(.workerLost, header: header, frameCount: frameCount,
+                     "\(dispatch.maxAttempts) workers were lost while holding the step")
         }
     }
 
@@ -186,9 +185,7 @@ public final class Subject {
                     nextProbe = now + reliable.options.heartbeat
                 }
                 reliable.expire(now: now) { header, frameCount in
-                    let fields = try? WireHeader.parse(header)
-                    fail(.noWorkers, flow: fields?.string(.config, in: header) ?? "", id: fields?.string(.id, in: header) ?? "",
-                         "no worker took the step within \(limits.dispatchTimeout)", form: frameCount == 2 ? .split : .single)
+                    failHeld(.noWorkers, header: header, frameCount: frameCount, "no worker took the step within \(limits.dispatchTimeout)")
                 }
                 if parked.count > 0 { expireParked(now: now) }
                 if early.needsExpiry { expireEarly(now: now) }
@@ -541,9 +538,7 @@ public final class Subject {
     private func expireBacklog(now: ContinuousClock.Instant) {
         backlog.expire(now: now) { header, frameCount in
             statistics.waitingForWorkers.subtract(1, ordering: .relaxed)
-            let fields = try? WireHeader.parse(header)
-            fail(.noWorkers, flow: fields?.string(.config, in: header) ?? "", id: fields?.string(.id, in: header) ?? "",
-                 "no worker took the step within \(limits.dispatchTimeout)", form: frameCount == 2 ? .split : .single)
+            failHeld(.noWorkers, header: header, frameCount: frameCount, "no worker took the step within \(limits.dispatchTimeout)")
         }
     }
 
@@ -562,6 +557,14 @@ public final class Subject {
         } else {
             _ = try socket.send(&inbound.head)
         }
+    }
+
+    /// ``fail(_:flow:id:_:form:)`` for a step the Subject held (backlog, reliable slot), known by
+    /// its first frame, a whole header, and its frame count.
+    private func failHeld(_ kind: ErrorKind, header: UnsafeRawBufferPointer, frameCount: Int, _ text: String) {
+        let fields = try? WireHeader.parse(header)
+        fail(kind, flow: fields?.string(.config, in: header) ?? "", id: fields?.string(.id, in: header) ?? "",
+             text, form: frameCount == 2 ? .split : .single)
     }
 
     private func fail(_ kind: ErrorKind, flow: String, id: String, _ text: String, form: WireForm) {
