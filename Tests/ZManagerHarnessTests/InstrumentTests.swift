@@ -171,6 +171,22 @@ struct InstrumentTests {
         #expect(abs(generator.headroom - expected) < 1e-9)
     }
 
+    /// An open-loop point's ceiling is measured closed-loop: a generator held to the target
+    /// rate could only ever report that rate (headroom 1.0, a warning on every open-loop point).
+    @Test func anOpenLoopPointsCeilingIsMeasuredClosedLoop() throws {
+        let rate = 2_000.0
+        let point = try Self.run("""
+            topology: {transport: inproc, workers: 1}
+            load: {model: open, rate: \(Int(rate))}
+            phases: {warmup: 50ms, measure: 300ms, drain: 2s}
+            """)
+        let generator = try #require(point.generator)
+        #expect(generator.messagesPerSecond > 5 * rate, "ceiling \(generator.messagesPerSecond) msg/s at a \(rate) msg/s target")
+        #expect(generator.headroom > GeneratorCeiling.requiredHeadroom && !point.generatorMayLimit)
+        #expect(GeneratorCeiling.ceilingPoint(for: try ScenarioFile.parse("load: {model: ramp, rate: 10, to: 20}\nphases: {measure: 1s}", file: "r.yaml").points[0]).load
+                == .closed(inFlight: GeneratorCeiling.closedLoopInFlight))
+    }
+
     /// Flows with extra hops have no bare equivalent: no ratio, and the result says why.
     @Test func aPublishFlowGetsNoRatioAndAReason() throws {
         let point = try Self.run("""

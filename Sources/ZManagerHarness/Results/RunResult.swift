@@ -156,8 +156,11 @@ public struct Spread: Codable, Sendable, Equatable {
     }
 }
 
-/// The load generator's own ceiling: the point's load and form through a single forwarder
+/// The load generator's own ceiling: the point's form through a single forwarder
 /// (client → PULL → PUB → client), so nothing but the generator and one hop limits it.
+/// A closed-loop point is measured at its own load; an open-loop point (fixed rate or ramp)
+/// closed-loop at ``closedLoopInFlight``, because a generator held to the target rate can
+/// only ever report that rate, whatever it could do.
 public struct GeneratorCeiling: Codable, Sendable, Equatable {
     /// In the wire form the ZManager pipeline was driven with.
     public var messagesPerSecond: Double
@@ -180,6 +183,20 @@ public struct GeneratorCeiling: Codable, Sendable, Equatable {
 
     /// The headroom below which a point is flagged.
     public static let requiredHeadroom = 2.0
+
+    /// The in-flight count an open-loop point's ceiling is measured at.
+    public static let closedLoopInFlight = 1000
+
+    /// The point the generator's ceiling is measured on: `point` itself when it is closed
+    /// loop, otherwise the same point closed-loop at ``closedLoopInFlight``.
+    public static func ceilingPoint(for point: PointSpec) -> PointSpec {
+        guard case .closed = point.load else {
+            var closed = point
+            closed.load = .closed(inFlight: closedLoopInFlight)
+            return closed
+        }
+        return point
+    }
 }
 
 /// One run of the C reference program of the topology.

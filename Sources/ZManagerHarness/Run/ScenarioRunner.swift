@@ -116,12 +116,13 @@ public struct ScenarioRunner {
             // single frame when calibrated; the headroom is the smaller of the two.
             progress?(index, total, scenario.repeats - 1, scenario.repeats, "generator alone \(point.id)")
             let zmanagerForm = point.form.wireForm(for: point.payload)
-            let (alone, _) = try measure(point, pipeline: .loopback(zmanagerForm))
+            let ceilingPoint = GeneratorCeiling.ceilingPoint(for: point)
+            let (alone, _) = try measure(ceilingPoint, pipeline: .loopback(zmanagerForm))
             var headroom = alone.messagesPerSecond / max(medianZ.0.messagesPerSecond, 1e-9)
             var ceiling = GeneratorCeiling(messagesPerSecond: alone.messagesPerSecond,
                                            cpuMicrosecondsPerMessage: alone.generatorCPUMicrosecondsPerMessage ?? 0, headroom: 0)
             if let b = medianB?.0 {
-                let single = zmanagerForm == .single ? alone : try measure(point, pipeline: .loopback(.single)).0
+                let single = zmanagerForm == .single ? alone : try measure(ceilingPoint, pipeline: .loopback(.single)).0
                 ceiling.singleFrameMessagesPerSecond = single.messagesPerSecond
                 headroom = min(headroom, single.messagesPerSecond / max(b.messagesPerSecond, 1e-9))
             }
