@@ -8,6 +8,9 @@
  * Every stage is zmb_forward (CBareTopology), the code the harness calibrates with; the
  * workers only turn "Push" into "done" in the header (and optionally spin). One client
  * thread keeps --in-flight messages outstanding (closed loop) and prints one JSON line.
+ *
+ * --loopback runs the client through the Integration Manager's stage alone (PULL -> PUB):
+ * the ceiling of a C client on this machine, which the harness's generator is compared with.
  */
 #define _GNU_SOURCE
 #include "bare_topology.h"
@@ -63,7 +66,8 @@ static struct {
     uint64_t warmup_ms, measure_ms;
     uint64_t spin_ns, stall_every, stall_ns;
     int zero_copy;
-} opt = { T_INPROC, 0, 2, 1000, 64, 10000, 300, 2000, 0, 0, 0, 0 };
+    int loopback;
+} opt = { T_INPROC, 0, 2, 1000, 64, 10000, 300, 2000, 0, 0, 0, 0, 0 };
 
 /* ---- Process-wide state for cleanup ------------------------------------------------ */
 
@@ -535,7 +539,8 @@ static void usage(FILE *to)
             "  --measure-ms N                 (default 2000)\n"
             "  --spin-ns N                    worker busy-wait per message (default 0)\n"
             "  --stall-every N --stall-ns N   workers sleep stall-ns on every Nth message\n"
-            "  --zero-copy                    client sends from a buffer pool (zmq_msg_init_data)\n",
+            "  --zero-copy                    client sends from a buffer pool (zmq_msg_init_data)\n"
+            "  --loopback                     client -> one forwarder (PULL -> PUB) -> client: the client's ceiling\n",
             PAYLOAD_MIN);
 }
 
@@ -562,7 +567,8 @@ static void parse_options(int argc, char **argv)
         { "warmup-ms", required_argument, 0, 'W' },  { "measure-ms", required_argument, 0, 'M' },
         { "spin-ns", required_argument, 0, 'S' },    { "stall-every", required_argument, 0, 'E' },
         { "stall-ns", required_argument, 0, 'N' },   { "zero-copy", no_argument, 0, 'z' },
-        { "help", no_argument, 0, 'h' },             { 0, 0, 0, 0 },
+        { "loopback", no_argument, 0, 'L' },         { "help", no_argument, 0, 'h' },
+        { 0, 0, 0, 0 },
     };
     int c;
     while ((c = getopt_long(argc, argv, "h", longs, NULL)) != -1) {
@@ -595,6 +601,7 @@ static void parse_options(int argc, char **argv)
         case 'E': opt.stall_every = parse_number("stall-every", optarg, 0, UINT64_MAX); break;
         case 'N': opt.stall_ns = parse_number("stall-ns", optarg, 0, 10000000000ull); break;
         case 'z': opt.zero_copy = 1; break;
+        case 'L': opt.loopback = 1; break;
         case 'h': usage(stdout); exit(0);
         default: usage(stderr); exit(2);
         }
@@ -661,13 +668,15 @@ int main(int argc, char **argv)
     if (opt.processes) {
         /* Binders first, so their (tcp: OS-chosen) endpoints are known before the workers fork. */
         struct report r;
-        fork_stage(ZMQ_PULL, ZMQ_PUSH, EP_SUBJECT_IN, 1, EP_SUBJECT_OUT, 1, NULL, &r);
-        memcpy(connect_to[EP_SUBJECT_IN], r.endpoint[0], EP_MAX);
-        memcpy(connect_to[EP_SUBJECT_OUT], r.endpoint[1], EP_MAX);
+        if (!opt.loopback) {
+            fork_stage(ZMQ_PULL, ZMQ_PUSH, EP_SUBJECT_IN, 1, EP_SUBJECT_OUT, 1, NULL, &r);
+            memcpy(connect_to[EP_SUBJECT_IN], r.endpoint[0], EP_MAX);
+            memcpy(connect_to[EP_SUBJECT_OUT], r.endpoint[1], EP_MAX);
+        }
         fork_stage(ZMQ_PULL, ZMQ_PUB, EP_IM_IN, 1, EP_IM_OUT, 1, NULL, &r);
         memcpy(connect_to[EP_IM_IN], r.endpoint[0], EP_MAX);
         memcpy(connect_to[EP_IM_OUT], r.endpoint[1], EP_MAX);
-        for (unsigned i = 0; i < opt.workers; i++)
+        for (unsigned i = 0; i < (opt.loopback ? 0 : opt.workers); i++)
             fork_stage(ZMQ_PULL, ZMQ_PUSH, EP_SUBJECT_OUT, 0, EP_IM_IN, 0, &work, NULL);
         ctx = zmq_ctx_new(); /* the client's own, created after every fork */
         if (!ctx)
@@ -679,17 +688,20 @@ int main(int argc, char **argv)
         if (!ctx)
             fail("zmq_ctx_new: %s", zmq_strerror(errno));
         char resolved[2][EP_MAX];
-        const char *what = open_stage(ctx, &stages[0], ZMQ_PULL, ZMQ_PUSH, EP_SUBJECT_IN, 1, EP_SUBJECT_OUT, 1, resolved);
-        if (what)
-            fail("Subject: %s: %s", what, zmq_strerror(errno));
-        memcpy(connect_to[EP_SUBJECT_IN], resolved[0], EP_MAX);
-        memcpy(connect_to[EP_SUBJECT_OUT], resolved[1], EP_MAX);
+        const char *what;
+        if (!opt.loopback) {
+            what = open_stage(ctx, &stages[0], ZMQ_PULL, ZMQ_PUSH, EP_SUBJECT_IN, 1, EP_SUBJECT_OUT, 1, resolved);
+            if (what)
+                fail("Subject: %s: %s", what, zmq_strerror(errno));
+            memcpy(connect_to[EP_SUBJECT_IN], resolved[0], EP_MAX);
+            memcpy(connect_to[EP_SUBJECT_OUT], resolved[1], EP_MAX);
+        }
         what = open_stage(ctx, &stages[1], ZMQ_PULL, ZMQ_PUB, EP_IM_IN, 1, EP_IM_OUT, 1, resolved);
         if (what)
             fail("Integration Manager: %s: %s", what, zmq_strerror(errno));
         memcpy(connect_to[EP_IM_IN], resolved[0], EP_MAX);
         memcpy(connect_to[EP_IM_OUT], resolved[1], EP_MAX);
-        for (unsigned i = 0; i < opt.workers; i++) {
+        for (unsigned i = 0; i < (opt.loopback ? 0 : opt.workers); i++) {
             stages[2 + i].work = &work;
             what = open_stage(ctx, &stages[2 + i], ZMQ_PULL, ZMQ_PUSH, EP_SUBJECT_OUT, 0, EP_IM_IN, 0, NULL);
             if (what)
@@ -702,11 +714,14 @@ int main(int argc, char **argv)
     c.push = make_socket(ctx, ZMQ_PUSH, opt.hwm);
     c.sub = make_socket(ctx, ZMQ_SUB, opt.hwm > 100000 ? opt.hwm : 100000);
     int timeout = STALL_TIMEOUT_MS;
-    if (!c.push || !c.sub || zmq_setsockopt(c.sub, ZMQ_SUBSCRIBE, ANSWER_PREFIX, sizeof(ANSWER_PREFIX) - 1) != 0
+    /* Through the forwarder alone nothing rewrites Push into done: the answer is the request. */
+    const char *prefix = opt.loopback ? REQUEST_PREFIX : ANSWER_PREFIX;
+    if (!c.push || !c.sub || zmq_setsockopt(c.sub, ZMQ_SUBSCRIBE, prefix, strlen(prefix)) != 0
         || zmq_setsockopt(c.sub, ZMQ_RCVTIMEO, &timeout, sizeof timeout) != 0)
         fail("client sockets: %s", zmq_strerror(errno));
-    if (zmq_connect(c.push, connect_to[EP_SUBJECT_IN]) != 0)
-        fail("client: connect %s: %s", connect_to[EP_SUBJECT_IN], zmq_strerror(errno));
+    int entry = opt.loopback ? EP_IM_IN : EP_SUBJECT_IN;
+    if (zmq_connect(c.push, connect_to[entry]) != 0)
+        fail("client: connect %s: %s", connect_to[entry], zmq_strerror(errno));
     if (zmq_connect(c.sub, connect_to[EP_IM_OUT]) != 0)
         fail("client: connect %s: %s", connect_to[EP_IM_OUT], zmq_strerror(errno));
 
@@ -725,8 +740,10 @@ int main(int argc, char **argv)
             pool[i].data = buffers + i * c.msg_len;
     }
 
+    /* Stages [first, end): the Integration Manager's alone in loopback. */
+    unsigned first = opt.loopback ? 1 : 0, end = opt.loopback ? 2 : 2 + opt.workers;
     if (!opt.processes)
-        for (unsigned i = 0; i < 2 + opt.workers; i++)
+        for (unsigned i = first; i < end; i++)
             if ((errno = pthread_create(&stages[i].thread, NULL, stage_thread, &stages[i])) != 0)
                 fail("pthread_create: %s", strerror(errno));
 
@@ -738,7 +755,7 @@ int main(int argc, char **argv)
     int stage_error = 0;
     if (!opt.processes) {
         zmq_ctx_shutdown(ctx);
-        for (unsigned i = 0; i < 2 + opt.workers; i++) {
+        for (unsigned i = first; i < end; i++) {
             pthread_join(stages[i].thread, NULL);
             if (stages[i].error) {
                 fprintf(stderr, "zmanager-bare-c: stage %u stopped: %s\n", i, zmq_strerror(stages[i].error));
@@ -760,12 +777,12 @@ int main(int argc, char **argv)
     printf("{\"transport\":\"%s\",\"deployment\":\"%s\",\"workers\":%u,\"in_flight\":%" PRIu64 ",\"size\":%" PRIu64
            ",\"messages\":%" PRIu64 ",\"seconds\":%.3f,\"msgs_per_sec\":%.0f,\"p50_ns\":%" PRIu64 ",\"p99_ns\":%" PRIu64
            ",\"p999_ns\":%" PRIu64 ",\"max_ns\":%" PRIu64 ",\"lost\":%" PRIu64 ",\"spin_ns\":%" PRIu64
-           ",\"zero_copy\":%s}\n",
+           ",\"zero_copy\":%s,\"loopback\":%s}\n",
            transport_names[opt.transport], opt.processes ? "processes" : "threads", opt.workers, opt.in_flight,
            opt.size, c.messages, seconds, (double)c.messages / seconds, percentile(c.samples, c.sample_count, 0.50),
            percentile(c.samples, c.sample_count, 0.99), percentile(c.samples, c.sample_count, 0.999),
            c.sample_count ? c.samples[c.sample_count - 1] : 0, sent - received, opt.spin_ns,
-           opt.zero_copy ? "true" : "false");
+           opt.zero_copy ? "true" : "false", opt.loopback ? "true" : "false");
     if (c.duplicates || c.malformed)
         fprintf(stderr, "zmanager-bare-c: %" PRIu64 " duplicate and %" PRIu64 " malformed answers\n", c.duplicates,
                 c.malformed);

@@ -187,6 +187,24 @@ struct InstrumentTests {
                 == .closed(inFlight: GeneratorCeiling.closedLoopInFlight))
     }
 
+    /// With the C reference on, the generator's ceiling is held against a C client through
+    /// the same forwarder (`zmanager-bare-c --loopback`), in the single frame both send.
+    @Test func theGeneratorCeilingIsHeldAgainstACClient() throws {
+        var runner = ScenarioRunner(scenario: try ScenarioFile.parse("""
+            topology: {transport: inproc, workers: 1}
+            load: {model: closed, in_flight: 100}
+            phases: {warmup: 50ms, measure: 300ms, drain: 2s}
+            calibration: {reference: true}
+            """, file: "generator-reference.yaml"))
+        runner.executable = try Self.executable("zmanager")
+        let point = try #require(try runner.run().result.points.first)
+        let generator = try #require(point.generator)
+        let reference = try #require(generator.referenceMessagesPerSecond)
+        #expect(reference > 1_000)
+        let single = generator.singleFrameMessagesPerSecond ?? generator.messagesPerSecond
+        #expect(abs(try #require(generator.overReference) - single / reference) < 1e-9)
+    }
+
     /// Flows with extra hops have no bare equivalent: no ratio, and the result says why.
     @Test func aPublishFlowGetsNoRatioAndAReason() throws {
         let point = try Self.run("""

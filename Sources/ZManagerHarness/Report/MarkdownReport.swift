@@ -405,7 +405,12 @@ enum ReportNotes {
         if !limited.isEmpty {
             notes.append(ReportNote(text: "Load generator headroom below \(Format.fixed(GeneratorCeiling.requiredHeadroom, 1))× "
                 + "(the generator alone through one forwarder is not twice as fast as the pipeline, so it may share the "
-                + "bottleneck): " + limited.map { "`\($0.id)` (\(Format.fixed($0.generator!.headroom, 1))×)" }.joined(separator: "; ") + "."))
+                + "bottleneck): " + limited.map { point in
+                    let generator = point.generator!
+                    // Beside a C client through the same forwarder: what this machine allows at all.
+                    let versusC = generator.overReference.map { "; \(Format.fixed($0, 2)) of a C client's ceiling" } ?? ""
+                    return "`\(point.id)` (\(Format.fixed(generator.headroom, 1))×\(versusC))"
+                }.joined(separator: "; ") + "."))
         }
         let inaccurate = result.points.filter { ($0.bareOverReference ?? 1) < 0.9 }
         if !inaccurate.isEmpty {

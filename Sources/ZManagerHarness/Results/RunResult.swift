@@ -168,6 +168,13 @@ public struct GeneratorCeiling: Codable, Sendable, Equatable {
     public var singleFrameMessagesPerSecond: Double?
     /// The generator's threads (and its libzmq I/O thread) per message.
     public var cpuMicrosecondsPerMessage: Double
+    /// With `calibration.reference`: the C client of `zmanager-bare-c` through the same
+    /// forwarder (`--loopback`), in the single frame it sends. On a machine whose cores the
+    /// generator shares with the pipeline, this says what headroom is attainable at all.
+    public var referenceMessagesPerSecond: Double?
+    /// The generator's single-frame ceiling ÷ ``referenceMessagesPerSecond``: the generator
+    /// against a C client doing the same job (1.0: as fast as C).
+    public var overReference: Double?
     /// The smaller of ceiling ÷ ZManager's throughput and single-frame ceiling ÷ bare's, each
     /// in the form that pipeline was driven with; below 2 the generator may be what limits
     /// the point, and the point is flagged.

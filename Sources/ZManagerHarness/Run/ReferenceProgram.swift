@@ -6,8 +6,10 @@ import Foundation
 struct ReferenceProgram {
     let executable: URL?
 
-    /// Runs one closed-loop measurement of `point` and reads the program's JSON line.
-    func run(_ point: PointSpec) throws -> ReferenceRun {
+    /// Runs one closed-loop measurement of `point` and reads the program's JSON line. With
+    /// `loopback`, the C client runs through one forwarder (PULL → PUB) instead of the
+    /// topology: a C client's own ceiling, to hold the harness's generator against.
+    func run(_ point: PointSpec, loopback: Bool = false) throws -> ReferenceRun {
         guard case .closed(let inFlight) = point.load else {
             throw HarnessError("the C reference runs closed-loop points only")
         }
@@ -20,7 +22,8 @@ struct ReferenceProgram {
                          "--hwm", "\(point.highWaterMark)",
                          "--warmup-ms", "\(LoadGenerator.nanoseconds(point.warmup) / 1_000_000)",
                          "--measure-ms", "\(LoadGenerator.nanoseconds(point.measureDuration ?? .seconds(2)) / 1_000_000)"]
-        if case .spin(let microseconds) = point.handler {
+        if loopback { arguments.append("--loopback") }
+        if case .spin(let microseconds) = point.handler, !loopback {
             arguments += ["--spin-ns", "\(microseconds * 1000 * BenchmarkFlows.workerSteps(point.flow))"]
         }
         let process = Process()

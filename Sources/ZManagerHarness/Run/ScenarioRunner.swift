@@ -127,6 +127,13 @@ public struct ScenarioRunner {
                 headroom = min(headroom, single.messagesPerSecond / max(b.messagesPerSecond, 1e-9))
             }
             ceiling.headroom = headroom
+            if scenario.reference {
+                progress?(index, total, scenario.repeats - 1, scenario.repeats, "C client alone \(point.id)")
+                let reference = try ReferenceProgram(executable: executable).run(ceilingPoint, loopback: true)
+                ceiling.referenceMessagesPerSecond = reference.messagesPerSecond
+                ceiling.overReference = (ceiling.singleFrameMessagesPerSecond ?? ceiling.messagesPerSecond)
+                    / max(reference.messagesPerSecond, 1e-9)
+            }
             result.generator = ceiling
         }
         var recorders = [("zmanager", medianZ.1)]
