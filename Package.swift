@@ -11,6 +11,7 @@
 //   CBareTopology    the bare topology's stages in C (the calibration), used by the harness
 //                    and by zmanager-bare-c, the standalone C reference program
 //   ZManagerHarness  the load-testing harness: scenarios, load generator, calibration, reports
+//   ZManagerMetrics  operations: Prometheus metrics and health over HTTP for serve and workers
 //   zmanager     the command-line tool (linked with jemalloc)
 import PackageDescription
 
@@ -27,6 +28,7 @@ let package = Package(
         .library(name: "ZeroMQ", targets: ["ZeroMQ"]),
         .library(name: "ZManager", targets: ["ZManager"]),
         .library(name: "ZManagerHarness", targets: ["ZManagerHarness"]),
+        .library(name: "ZManagerMetrics", targets: ["ZManagerMetrics"]),
         .executable(name: "zmanager", targets: ["zmanager"]),
         .executable(name: "zmanager-bare-c", targets: ["zmanager-bare-c"]),
     ],
@@ -35,6 +37,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.0.0"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.1.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.1.0"),
+        .package(url: "https://github.com/swhitty/FlyingFox.git", from: "0.27.0"),
     ],
     targets: [
         // No pkgConfig: Debian's libzmq.pc pulls in krb5's -isystem flags, which SwiftPM
@@ -86,10 +90,22 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        .target(
+            name: "ZManagerMetrics",
+            dependencies: [
+                "ZManager",
+                "ZeroMQ",
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "FlyingFox", package: "FlyingFox"),
+                .product(name: "FlyingSocks", package: "FlyingFox"),
+            ],
+            swiftSettings: strict
+        ),
         .executableTarget(
             name: "zmanager",
             dependencies: [
                 "ZManager",
+                "ZManagerMetrics",
                 "ZManagerHarness",
                 "ZeroMQ",
                 "CJemalloc",
@@ -115,7 +131,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ZManagerTests",
-            dependencies: ["ZManager", "ZeroMQ", "Pickle", "zmanager"],
+            dependencies: ["ZManager", "ZManagerMetrics", "ZeroMQ", "Pickle", "zmanager"],
             swiftSettings: strict
         ),
     ]

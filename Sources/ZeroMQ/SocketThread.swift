@@ -1,4 +1,5 @@
 import Dispatch
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -21,15 +22,23 @@ public final class SocketThread: @unchecked Sendable {
     private let finished = DispatchSemaphore(value: 0)
     private var joined = false
     public let name: String
+    /// Cleared when the body returns: a role's loop ends only when its context shuts down
+    /// or it failed, so a health check reads a role as up while this is set.
+    private let running = Atomic<Bool>(true)
+
+    /// Whether the body is still running.
+    public var isRunning: Bool { running.load(ordering: .acquiring) }
 
     private final class Start {
         let name: String
         let body: () -> Void
         let finished: DispatchSemaphore
-        init(name: String, body: @escaping () -> Void, finished: DispatchSemaphore) {
+        let handle: SocketThread
+        init(name: String, body: @escaping () -> Void, finished: DispatchSemaphore, handle: SocketThread) {
             self.name = name
             self.body = body
             self.finished = finished
+            self.handle = handle
         }
     }
 
@@ -38,13 +47,14 @@ public final class SocketThread: @unchecked Sendable {
     /// Starts `body` on a new thread; `name` identifies it in diagnostics.
     public static func start(name: String, _ body: sending @escaping () -> Void) -> SocketThread {
         let handle = SocketThread(name: name)
-        let start = Start(name: name, body: body, finished: handle.finished)
+        let start = Start(name: name, body: body, finished: handle.finished, handle: handle)
         let argument = Unmanaged.passRetained(start).toOpaque()
         var thread = pthread_t()
         let rc = pthread_create(&thread, nil, { argument in
             let start = Unmanaged<Start>.fromOpaque(argument!).takeRetainedValue()
             SocketThread.nameCurrentThread(start.name)
             start.body()
+            start.handle.running.store(false, ordering: .releasing)
             start.finished.signal()
             return nil
         }, argument)

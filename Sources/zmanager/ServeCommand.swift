@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import ZManager
+import ZManagerMetrics
 import ZeroMQ
 
 /// `zmanager serve --config FILE`: runs a ZManager topology until SIGINT/SIGTERM, then
@@ -37,15 +38,20 @@ struct ServeCommand: ParsableCommand {
         let endpoints = node.endpoints
         let supervisor = WorkerSupervisor(config: config, endpoints: endpoints)
         if configuration.deployment == .processes { try supervisor.start(count: configuration.workers) }
+        let metrics = try configuration.metricsListen.map { address in
+            try Self.startMetrics(address, node: node, supervisor: supervisor)
+        }
         print("ready subject=\(endpoints.subjectFront) workers=\(endpoints.subjectWorkers) "
               + "integration_manager_pull=\(endpoints.integrationManagerPull) "
               + "integration_manager_pub=\(endpoints.integrationManagerPub) "
               + "deployment=\(configuration.deployment.rawValue) worker_count=\(configuration.workers) "
-              + "flows=\(flows.flows.count) dispatch=\(configuration.dispatch.mode.rawValue)")
+              + "flows=\(flows.flows.count) dispatch=\(configuration.dispatch.mode.rawValue)"
+              + (metrics.map { " metrics=http://\($0.address)" } ?? ""))
         fflush(nil)
 
         let signal = Signals.waitForTermination()
         let drained = node.drain(timeout: configuration.drainTimeout)
+        metrics?.stop()
         supervisor.stop()
         node.stop(drainTimeout: .zero)
         let stats = node.statistics
@@ -55,6 +61,37 @@ struct ServeCommand: ParsableCommand {
               + "workers_lost=\(stats.workersLost.load(ordering: .relaxed)) worker_restarts=\(supervisor.restarts)")
         fflush(nil)
         if !drained { throw ExitCode(3) }
+    }
+}
+
+extension ServeCommand {
+    /// `/metrics` and `/health` of a serve node: the core's counters, the buffer pool, the
+    /// supervisor's restarts and running workers.
+    static func startMetrics(_ address: ListenAddress, node: ZManagerNode, supervisor: WorkerSupervisor) throws -> MetricsServer {
+        let exporter = MetricsExporter()
+        exporter.exportCore(node.statistics)
+        exporter.exportBufferPool()
+        exporter.counter("zmanager_worker_restarts_total", help: "Worker processes serve restarted after they exited.") {
+            supervisor.restarts
+        }
+        exporter.gauge("zmanager_worker_processes_running", help: "Worker processes serve started that run now.") {
+            Double(supervisor.running)
+        }
+        exporter.gauge("zmanager_worker_threads_running", help: "The node's own worker threads that run now.") {
+            Double(node.roleStatus.workerThreads)
+        }
+        exporter.gauge("zmanager_draining", help: "1 once the Subject's intake is closed for a drain.") {
+            node.intake.isClosed ? 1 : 0
+        }
+        let reliable = node.dispatch.mode == .reliable
+        do {
+            return try MetricsServer(address: address, exporter: exporter) {
+                Health.node(roles: node.roleStatus, statistics: node.statistics, intake: node.intake,
+                            workerProcesses: supervisor.running, reliable: reliable)
+            }
+        } catch {
+            throw ValidationError("\(error)")
+        }
     }
 }
 
@@ -89,6 +126,15 @@ struct WorkerCommand: ParsableCommand {
     @Option(help: "The Integration Manager's PULL endpoint (overrides endpoints.integration_manager_pull).")
     var integrationManager: String?
 
+    @Option(help: "Serve /metrics and /health over HTTP on HOST:PORT (an IPv4 address; port 0 picks one, printed on stdout). The configuration's metrics.listen is serve's own and is not used here.")
+    var metrics: String?
+
+    func validate() throws {
+        if let metrics, ListenAddress(metrics) == nil {
+            throw ValidationError("--metrics: expected HOST:PORT with an IPv4 address and a port 0-65535, such as 127.0.0.1:9465, found \"\(metrics)\"")
+        }
+    }
+
     func run() throws {
         Signals.blockTermination()
         let configuration = try loadConfiguration(config)
@@ -104,7 +150,27 @@ struct WorkerCommand: ParsableCommand {
             routing: RoutingTable(flows: flows), mapping: mapping, handlers: .withBuiltins,
             limits: configuration.limits, dispatch: configuration.dispatch, statistics: statistics)
         let thread = SocketThread.start(name: "zm-\(name)") { worker.run() }
+        var server: MetricsServer?
+        if let metrics, let address = ListenAddress(metrics) {
+            let exporter = MetricsExporter()
+            exporter.exportCore(statistics)
+            exporter.exportBufferPool()
+            let workerName = name
+            do {
+                server = try MetricsServer(address: address, exporter: exporter) {
+                    thread.isRunning ? .ready : .notReady("worker \(workerName) is not running")
+                }
+            } catch {
+                context.shutdown()
+                thread.join()
+                context.terminate()
+                throw ValidationError("\(error)")
+            }
+            print("metrics=http://\(server!.address)")
+            fflush(nil)
+        }
         _ = Signals.waitForTermination()
+        server?.stop()
         context.shutdown()
         thread.join()
         context.terminate()

@@ -42,6 +42,9 @@ final class WorkerSupervisor: @unchecked Sendable {
     /// Worker restarts so far.
     var restarts: Int { state.withLock { $0.restarts } }
 
+    /// Worker processes running now.
+    var running: Int { state.withLock { $0.workers.values.count { $0.process.isRunning } } }
+
     /// Starts `count` workers named `p0` … `p<count-1>`.
     func start(count: Int) throws {
         for index in 0..<count { try start(name: "p\(index)") }

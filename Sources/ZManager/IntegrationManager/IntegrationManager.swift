@@ -59,7 +59,10 @@ public final class IntegrationManager {
                 }
                 switch outcome {
                 case .result?: statistics.results.add(1, ordering: .releasing)
-                case .error?: statistics.errors.add(1, ordering: .releasing)
+                case .error(let kind)?:
+                    statistics.errors.add(1, ordering: .releasing)
+                    if let kind { statistics.errorsByKind.add(kind) }
+                case .refusal?: statistics.errorsByKind.add(.draining)
                 case nil: break
                 }
                 _ = try pub.send(&frame, more: two)
@@ -99,6 +102,7 @@ public final class IntegrationManager {
                            text: "message of \(size) bytes exceeds the limit of \(limits.maxMessageSize)", form: form,
                            to: pub, encodeBody: formAwareErrorBody)
         statistics.errors.add(1, ordering: .releasing)
+        statistics.errorsByKind.add(.oversized)
         statistics.published.add(1, ordering: .relaxed)
     }
 
@@ -107,9 +111,12 @@ public final class IntegrationManager {
         /// `<flow>~<any>~~~done~<id>~`: a flow's result (not DigitalPy's `completed_command`
         /// answer, which continues a parked flow).
         case result
-        /// `zmanager_error~ERROR~…`: an error that ends its flow (a `NOTICE` does not, nor does
-        /// a `draining` refusal, for which no flow was started).
-        case error
+        /// `zmanager_error~ERROR~…`: an error that ends its flow (a `NOTICE` does not), with
+        /// its kind (nil: a kind this build does not know, from a newer peer).
+        case error(ErrorKind?)
+        /// `zmanager_error~ERROR~…~draining~…`: a refusal, which ends no flow (the Subject
+        /// started none) but is an error message all the same.
+        case refusal
     }
 
     private static let emptySourceContextDone = StaticBytes("~~~done~")
@@ -137,11 +144,11 @@ public final class IntegrationManager {
         let config = UnsafeRawBufferPointer(start: base, count: configEnd)
         if errorConfig.equals(config) {
             let decorator = UnsafeRawBufferPointer(start: base + configEnd + 1, count: decoratorEnd - configEnd - 1)
-            guard errorDecorator.equals(decorator), let fields = try? WireHeader.parse(frame),
-                  !draining.equals(fields.bytes(.action, in: frame))
-            else { return nil }
+            guard errorDecorator.equals(decorator), let fields = try? WireHeader.parse(frame) else { return nil }
+            let kind = fields.bytes(.action, in: frame)
             // A `draining` refusal ends no flow: the Subject started none.
-            return .error
+            if draining.equals(kind) { return .refusal }
+            return .error(ErrorKind(rawValue: String(decoding: kind, as: UTF8.self)))
         }
         // `~~~done~` from the decorator's `~` on: the decorator's, source's and context's
         // terminators, `done`, and the action's terminator.

@@ -270,6 +270,7 @@ final class ReliableDispatch {
             try lost(peer: known)
         }
         let peer = Peer(identity: Array(identity), credit: max(1, credit), alive: true)
+        statistics.workersConnected.add(1, ordering: .relaxed)
         if let reuse = peers.firstIndex(where: { !$0.alive }) {
             peers[reuse] = peer
         } else {
@@ -320,6 +321,7 @@ final class ReliableDispatch {
         peers[p].alive = false
         peers[p].credit = 0
         statistics.workersLost.add(1, ordering: .relaxed)
+        statistics.workersConnected.subtract(1, ordering: .relaxed)
         for slot in slots.indices where slots[slot].inUse && slots[slot].peer == Int32(p) {
             slots[slot].attempts += 1
             slots[slot].generation &+= 1

@@ -122,14 +122,17 @@ public final class Subject {
         do {
             let frontAndWorkers = try Poller([(front, .readable), (toWorkers, .writable)])
             let workersOnly = try Poller([(toWorkers, .writable)])
+            var paused = false  // what `statistics.intakePaused` says, so it is written on a change only
             while true {
                 if backlog.isEmpty {
+                    if paused { paused = false; statistics.intakePaused.store(false, ordering: .relaxed) }
                     let outcome = try inbound.receive(from: front, maxSize: limits.maxMessageSize, maxIDLength: limits.maxIDLength)
                     checkIntake(frontEmpty: outcome.isTimedOut)
                     try take(outcome, &inbound)
                 } else {
                     checkIntake(frontEmpty: !frontAndWorkers.isReadable(0))
                     let full = backlog.isFull
+                    if full != paused { paused = full; statistics.intakePaused.store(full, ordering: .relaxed) }
                     let poller = full ? workersOnly : frontAndWorkers
                     let untilExpiry = backlog.earliestDeadline.map { $0 - clock.now } ?? .milliseconds(20)
                     _ = try poller.poll(timeout: max(.zero, min(untilExpiry, .milliseconds(20))))
@@ -161,8 +164,10 @@ public final class Subject {
             let both = try Poller([(toWorkers, .readable), (front, .readable)])
             let workersOnly = try Poller([(toWorkers, .readable)])
             var nextProbe = clock.now
+            var paused = false  // as in run()
             while true {
                 let full = reliable.isFull
+                if full != paused { paused = full; statistics.intakePaused.store(full, ordering: .relaxed) }
                 let poller = full ? workersOnly : both
                 var wait = nextProbe - clock.now
                 if let deadline = reliable.earliestDeadline { wait = min(wait, deadline - clock.now) }

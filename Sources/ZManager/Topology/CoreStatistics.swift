@@ -27,6 +27,13 @@ public final class CoreStatistics: Sendable {
     public let workersLost = Atomic<Int>(0)
     /// Reliable dispatch: outputs of a step dealt again since, dropped so that services see one.
     public let staleOutputsDropped = Atomic<Int>(0)
+    /// Reliable dispatch: workers registered (said `ready`) and not lost since. Fast dispatch
+    /// deals through a PUSH socket, which has no list of its peers: there it stays 0.
+    public let workersConnected = Atomic<Int>(0)
+    /// Whether the Subject has stopped reading its front because every place a step can wait
+    /// is taken (the backlog, or reliable dispatch's slots, by count or bytes): backpressure.
+    /// Written on a change only.
+    public let intakePaused = Atomic<Bool>(false)
 
     private let subjectPadding: CacheLinePadding = .init()
 
@@ -43,8 +50,12 @@ public final class CoreStatistics: Sendable {
     public let published = Atomic<Int>(0)
     /// Flow results (`??done`) the Integration Manager published.
     public let results = Atomic<Int>(0)
-    /// Error messages the Integration Manager published.
+    /// Error messages the Integration Manager published that end a flow (every kind but
+    /// `draining`, whose flow never started).
     public let errors = Atomic<Int>(0)
+    /// Error messages the Integration Manager published, by kind (`draining` included):
+    /// counted on the error path only.
+    public let errorsByKind = ErrorCounts()
 
     private let trailingPadding: CacheLinePadding = .init()
 
@@ -54,6 +65,38 @@ public final class CoreStatistics: Sendable {
     /// quiet; the drain waits for it to reach zero.
     public var inFlight: Int {
         flowsStarted.load(ordering: .acquiring) - results.load(ordering: .acquiring) - errors.load(ordering: .acquiring)
+    }
+}
+
+/// Error messages by ``ErrorKind``, one relaxed atomic per kind. Written by the Integration
+/// Manager's thread on its error path, read by anyone.
+public final class ErrorCounts: @unchecked Sendable {
+    // Atomics cannot live in an Array (they are ~Copyable): one fixed block, indexed by the
+    // kind's position in `ErrorKind.allCases`, allocated once and freed in deinit.
+    // @unchecked Sendable: the pointer is written once, in init; afterwards threads touch only
+    // the atomics it points to.
+    private let counts: UnsafeMutablePointer<Atomic<Int>>
+    private static let kinds = ErrorKind.allCases
+
+    init() {
+        counts = .allocate(capacity: Self.kinds.count)
+        for index in Self.kinds.indices { (counts + index).initialize(to: Atomic(0)) }
+    }
+
+    deinit {
+        counts.deinitialize(count: Self.kinds.count)
+        counts.deallocate()
+    }
+
+    func add(_ kind: ErrorKind) {
+        guard let index = Self.kinds.firstIndex(of: kind) else { return }
+        counts[index].add(1, ordering: .relaxed)
+    }
+
+    /// The count of `kind`.
+    public subscript(kind: ErrorKind) -> Int {
+        guard let index = Self.kinds.firstIndex(of: kind) else { return 0 }
+        return counts[index].load(ordering: .relaxed)
     }
 }
 

@@ -22,6 +22,9 @@ public struct ServeConfiguration: Sendable {
     public var dispatch = DispatchOptions()
     public var ioThreads = 1
     public var drainTimeout: Duration = .seconds(10)
+    /// `metrics.listen`: where `serve` serves Prometheus metrics (`/metrics`) and readiness
+    /// (`/health`) over HTTP; nil (the default) serves none.
+    public var metricsListen: ListenAddress?
     /// The file this configuration was read from.
     public var file: String = "<defaults>"
 
@@ -37,7 +40,7 @@ public struct ServeConfiguration: Sendable {
 
     public static func parse(_ text: String, file: String) throws(ConfigurationError) -> ServeConfiguration {
         let root = try ConfigurationReader(yaml: text, file: file)
-        try root.expectMapping(allowed: ["endpoints", "flows", "mappings", "workers", "limits", "async", "dispatch", "io_threads", "drain_timeout"])
+        try root.expectMapping(allowed: ["endpoints", "flows", "mappings", "workers", "limits", "async", "dispatch", "io_threads", "drain_timeout", "metrics"])
         var config = ServeConfiguration()
         config.file = file
         let base = URL(fileURLWithPath: file).deletingLastPathComponent()
@@ -84,6 +87,16 @@ public struct ServeConfiguration: Sendable {
         guard config.dispatch.heartbeatTimeout > config.dispatch.heartbeat else {
             throw dispatch["heartbeat_timeout"].error(
                 "expected a duration longer than dispatch.heartbeat (\(config.dispatch.heartbeat)), found \(config.dispatch.heartbeatTimeout)")
+        }
+
+        let metrics = root["metrics"]
+        try metrics.expectMapping(allowed: ["listen"])
+        if metrics["listen"].isPresent {
+            let text = try metrics["listen"].string()
+            guard let address = ListenAddress(text) else {
+                throw metrics["listen"].error("expected HOST:PORT with an IPv4 address and a port 0-65535 (0: any free port), such as 127.0.0.1:9464, found \"\(text)\"")
+            }
+            config.metricsListen = address
         }
 
         config.ioThreads = try root["io_threads"].int(default: 1, in: 1...64)

@@ -47,8 +47,9 @@ public struct Endpoints: Sendable, Hashable, Codable {
 /// Workers in other processes or on other hosts connect to ``endpoints`` like the
 /// in-process ones (`zmanager worker`). ``stop(drainTimeout:)`` drains before stopping.
 public final class ZManagerNode: @unchecked Sendable {
-    // @unchecked Sendable: all stored properties are immutable after init except `threads`
-    // and `stopped`, which only `stop` touches, serialised by `stopLock`.
+    // @unchecked Sendable: all stored properties are immutable after init except `stopped`,
+    // which only `stop` touches, serialised by `stopLock`; `threads` is filled during init and
+    // only read afterwards (`stop` joins, `roleStatus` reads flags that are atomics).
     public let context: Context
     public let statistics = CoreStatistics()
     /// Closed by ``drain(timeout:quietPeriod:)``: the Subject then starts no new flows.
@@ -124,6 +125,30 @@ public final class ZManagerNode: @unchecked Sendable {
     }
 
     deinit { stop(drainTimeout: .zero) }
+
+    /// Which of the node's role threads still run: what a health check reads.
+    public struct RoleStatus: Sendable, Equatable {
+        public var subject: Bool
+        public var integrationManager: Bool
+        /// The node's own worker threads that still run (workers in other processes are not
+        /// counted here).
+        public var workerThreads: Int
+
+        public init(subject: Bool, integrationManager: Bool, workerThreads: Int) {
+            self.subject = subject
+            self.integrationManager = integrationManager
+            self.workerThreads = workerThreads
+        }
+    }
+
+    /// Which role threads still run. A role's loop ends only when the node stops or the role
+    /// failed (its socket errored), so a false here on a running node is a failure.
+    public var roleStatus: RoleStatus {
+        // `threads` is written only during init; reading it afterwards from any thread is safe.
+        RoleStatus(subject: threads.contains { $0.name == "zm-subject" && $0.isRunning },
+                   integrationManager: threads.contains { $0.name == "zm-im" && $0.isRunning },
+                   workerThreads: threads.count { $0.name.hasPrefix("zm-w") && $0.isRunning })
+    }
 
     /// Drains (``drain(timeout:quietPeriod:)``), then stops every role and waits for their
     /// threads. Returns whether the drain completed.

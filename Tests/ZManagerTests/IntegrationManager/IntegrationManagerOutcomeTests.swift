@@ -11,7 +11,10 @@ struct IntegrationManagerOutcomeTests {
         frame.withUnsafeBytes { bytes in
             guard let fields = try? WireHeader.parse(bytes) else { return nil }
             let text = { (field: HeaderFields.Field) in fields.string(field, in: bytes) }
-            if text(.config) == Topics.errorConfig { return text(.decorator) == Topics.errorDecorator ? .error : nil }
+            if text(.config) == Topics.errorConfig {
+                guard text(.decorator) == Topics.errorDecorator else { return nil }
+                return text(.action) == ErrorKind.draining.rawValue ? .refusal : .error(ErrorKind(rawValue: text(.action)))
+            }
             if text(.action) == "done", fields.source.isEmpty, fields.context.isEmpty,
                text(.config) != Topics.completedCommandConfig { return .result }
             return nil
@@ -27,7 +30,10 @@ struct IntegrationManagerOutcomeTests {
         #expect(Self.outcome("Echo~~~~done~id-1~body") == .result)
         #expect(Self.outcome("Echo~~~~done~~") == .result)
         #expect(Self.outcome("Echo~PUBLISH~~~done~id~") == .result)  // any decorator, as before
-        #expect(Self.outcome("zmanager_error~ERROR~Worker w~Echo~handler_failed~id~text") == .error)
+        #expect(Self.outcome("zmanager_error~ERROR~Worker w~Echo~handler_failed~id~text") == .error(.handlerFailed))
+        #expect(Self.outcome("zmanager_error~ERROR~Subject~Echo~no_workers~id~") == .error(.noWorkers))
+        #expect(Self.outcome("zmanager_error~ERROR~Subject~Echo~from_the_future~id~") == .error(nil))
+        #expect(Self.outcome("zmanager_error~ERROR~Subject~Echo~draining~id~") == .refusal)
         #expect(Self.outcome("zmanager_error~NOTICE~Subject~Echo~async_unknown~id~") == nil)
         #expect(Self.outcome("completed_command~~~~done~id~") == nil)
         #expect(Self.outcome("Echo~~Subject~Echo~Echo~id~") == nil)
@@ -44,7 +50,7 @@ struct IntegrationManagerOutcomeTests {
     @Test("agrees with the full parse on 20,000 random frames built from header-like pieces")
     func agreesWithTheDefinition() {
         var rng = SplitMix64(seed: 0x2026_1202)
-        let pieces = ["", "~", "~~", "~~~", "done", "Echo", "ERROR", "NOTICE", Topics.errorConfig,
+        let pieces = ["", "~", "~~", "~~~", "done", "Echo", "ERROR", "NOTICE", Topics.errorConfig, "draining", "no_workers",
                       Topics.completedCommandConfig, "x", "don", "one~", "~done~", "~~~done~", "id-42", "PUBLISH"]
         for _ in 0..<20_000 {
             var text = ""

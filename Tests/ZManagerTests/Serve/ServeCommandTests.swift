@@ -32,6 +32,8 @@ struct ServeCommandTests {
         let exited = ExitSignal()
         let directory: URL
         var endpoints = Endpoints()
+        /// Every `key=value` of the ready line.
+        var readyFields: [String: String] = [:]
 
         init(transport: TestTransport, workers: Int, deployment: String, extraConfiguration: String = "") throws {
             directory = FileManager.default.temporaryDirectory.appendingPathComponent("zmanager-serve-\(UUID().uuidString)")
@@ -93,6 +95,7 @@ struct ServeCommandTests {
                 let parts = pair.split(separator: "=", maxSplits: 1)
                 if parts.count == 2 { fields[String(parts[0])] = String(parts[1]) }
             }
+            readyFields = fields
             endpoints = Endpoints(subjectFront: fields["subject"]!, subjectWorkers: fields["workers"]!,
                                   integrationManagerPull: fields["integration_manager_pull"]!,
                                   integrationManagerPub: fields["integration_manager_pub"]!)

@@ -23,6 +23,18 @@ struct ServeConfigurationTests {
         }
     }
 
+    @Test func theMetricsAddressIsRead() throws {
+        try withTemporaryDirectory(files: ["flows.ini": Self.flows]) { directory in
+            let config = try ServeConfiguration.parse("flows: flows.ini\nmetrics: {listen: 'localhost:9464'}\n",
+                                                      file: directory + "/zmanager.yaml")
+            #expect(config.metricsListen == ListenAddress(host: "127.0.0.1", port: 9464))
+            let none = try ServeConfiguration.parse("flows: flows.ini\n", file: directory + "/zmanager.yaml")
+            #expect(none.metricsListen == nil)
+        }
+        #expect(ListenAddress("0.0.0.0:0") == ListenAddress(host: "0.0.0.0", port: 0))
+        #expect(ListenAddress("1.2.3:80") == nil && ListenAddress("1.2.3.256:80") == nil && ListenAddress("1.2.3.4") == nil)
+    }
+
     @Test func withoutDispatchKeysDispatchIsFast() throws {
         try withTemporaryDirectory(files: ["flows.ini": Self.flows]) { directory in
             let config = try ServeConfiguration.parse("flows: flows.ini\n", file: directory + "/zmanager.yaml")
@@ -37,6 +49,10 @@ struct ServeConfigurationTests {
         ("dispatch:\n  heartbeat: 2s\n  heartbeat_timeout: 1s\n",
          "zmanager.yaml:4: dispatch.heartbeat_timeout: expected a duration longer than dispatch.heartbeat (2.0 seconds), found 1.0 seconds"),
         ("dispatch:\n  retries: 3\n", "zmanager.yaml:3: dispatch.retries: unknown key"),
+        ("metrics:\n  listen: 9464\n", "zmanager.yaml:3: metrics.listen: expected HOST:PORT with an IPv4 address"),
+        ("metrics:\n  listen: 127.0.0.1:70000\n", "zmanager.yaml:3: metrics.listen: expected HOST:PORT"),
+        ("metrics:\n  listen: example.com:80\n", "found \"example.com:80\""),
+        ("metrics:\n  port: 80\n", "zmanager.yaml:3: metrics.port: unknown key"),
     ])
     func badDispatchKeysNameFileLineAndExpectation(text: String, message: String) throws {
         try withTemporaryDirectory(files: ["flows.ini": Self.flows]) { directory in

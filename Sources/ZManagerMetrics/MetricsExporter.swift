@@ -1,0 +1,114 @@
+public import Prometheus
+public import ZManager
+public import ZeroMQ
+import Synchronization
+
+/// Prometheus metrics of a running node or worker, read from the counters the roles already
+/// keep (``CoreStatistics``, the buffer pool, serve's supervisor) when `/metrics` is scraped.
+///
+/// Nothing is counted twice: the roles increment their relaxed atomics on the hot path as
+/// before, and each scrape copies those process-lifetime values into the registry's counters
+/// and gauges, then renders the registry. Anything else registered in ``registry`` (a
+/// component's own swift-metrics counters, through `PrometheusMetricsFactory`) is rendered
+/// with them.
+public final class MetricsExporter: Sendable {
+    public let registry: PrometheusCollectorRegistry
+    private let mirrored = Mutex<[Mirrored]>([])
+
+    /// One registry metric and where its value comes from.
+    private struct Mirrored: Sendable {
+        let update: @Sendable () -> Void
+    }
+
+    public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
+        self.registry = registry
+    }
+
+    /// A counter whose value is `read()`: a count since the process started, which only grows.
+    /// Series of one name (different labels) must share their `help` (the registry traps otherwise).
+    public func counter(_ name: String, labels: [(String, String)] = [], help: String,
+                        _ read: @escaping @Sendable () -> Int) {
+        let counter = registry.makeCounter(descriptor: Self.descriptor(name, help), labels: labels)
+        mirrored.withLock {
+            $0.append(Mirrored { counter.reset(); counter.increment(by: Int64(read())) })
+        }
+    }
+
+    /// A gauge whose value is `read()`.
+    public func gauge(_ name: String, labels: [(String, String)] = [], help: String,
+                      _ read: @escaping @Sendable () -> Double) {
+        let gauge = registry.makeGauge(descriptor: Self.descriptor(name, help), labels: labels)
+        mirrored.withLock { $0.append(Mirrored { gauge.set(to: read()) }) }
+    }
+
+    /// The whole name as given (its unit suffix, `_total`, included).
+    private static func descriptor(_ name: String, _ help: String) -> MetricNameDescriptor {
+        MetricNameDescriptor(metricName: name, unitName: "", helpText: help)
+    }
+
+    /// Reads every mirrored value and renders the registry in Prometheus' text format.
+    /// Serialised: two scrapes at once cannot see each other's half-updated counters.
+    public func render() -> String {
+        mirrored.withLock { metrics in
+            for metric in metrics { metric.update() }
+            return registry.emitToString()
+        }
+    }
+}
+
+extension MetricsExporter {
+    /// The core's counters, as `zmanager_*` metrics (docs/OPERATIONS.md lists them).
+    public func exportCore(_ statistics: CoreStatistics) {
+        let s = statistics
+        let received = "Messages a role took in."
+        counter("zmanager_messages_received_total", labels: [("role", "subject")], help: received) {
+            s.subjectReceived.load(ordering: .relaxed)
+        }
+        counter("zmanager_messages_received_total", labels: [("role", "worker")], help: received) {
+            s.workerReceived.load(ordering: .relaxed)
+        }
+        counter("zmanager_messages_published_total", labels: [("role", "integration_manager")],
+                help: "Messages the Integration Manager published.") { s.published.load(ordering: .relaxed) }
+        counter("zmanager_flows_started_total", help: "Flows the Subject started.") { s.flowsStarted.load(ordering: .relaxed) }
+        counter("zmanager_flow_results_total", help: "Flow results the Integration Manager published.") {
+            s.results.load(ordering: .relaxed)
+        }
+        for kind in ErrorKind.allCases {
+            counter("zmanager_errors_total", labels: [("kind", kind.rawValue)],
+                    help: "Error messages the Integration Manager published, by kind.") { s.errorsByKind[kind] }
+        }
+        counter("zmanager_handler_calls_total", help: "Handler executions.") { s.handlerCalls.load(ordering: .relaxed) }
+        gauge("zmanager_flows_in_flight", help: "Flows started and not yet ended by a result or an error.") {
+            Double(max(0, s.inFlight))
+        }
+        gauge("zmanager_async_parked_flows", help: "Flows parked at an ASYNC step.") { Double(s.parked.load(ordering: .relaxed)) }
+        counter("zmanager_async_early_answers_total",
+                help: "ASYNC answers that arrived before their park and continued the flow when it came.") {
+            s.earlyAnswersUsed.load(ordering: .relaxed)
+        }
+        gauge("zmanager_steps_waiting_for_workers", help: "Steps waiting at the Subject for a worker to take them.") {
+            Double(s.waitingForWorkers.load(ordering: .relaxed))
+        }
+        gauge("zmanager_intake_paused", help: "1 while the Subject stops reading its front because every waiting place is taken.") {
+            s.intakePaused.load(ordering: .relaxed) ? 1 : 0
+        }
+        counter("zmanager_redeliveries_total", help: "Reliable dispatch: steps dealt again because their worker was lost.") {
+            s.redelivered.load(ordering: .relaxed)
+        }
+        counter("zmanager_workers_lost_total", help: "Reliable dispatch: workers found gone.") { s.workersLost.load(ordering: .relaxed) }
+        counter("zmanager_stale_outputs_dropped_total",
+                help: "Reliable dispatch: outputs of a step dealt again since, dropped.") { s.staleOutputsDropped.load(ordering: .relaxed) }
+        gauge("zmanager_workers_connected", help: "Reliable dispatch: workers registered and not lost (0 with fast dispatch).") {
+            Double(s.workersConnected.load(ordering: .relaxed))
+        }
+    }
+
+    /// The shared buffer pool's counters.
+    public func exportBufferPool(_ pool: BufferPool = .shared) {
+        counter("zmanager_buffer_pool_hits_total", help: "Message buffers taken from the pool.") { pool.statistics.hits }
+        counter("zmanager_buffer_pool_fallbacks_total", help: "Message buffers allocated because the pool had none free.") {
+            pool.statistics.fallbacks
+        }
+        gauge("zmanager_buffer_pool_buffers_in_use", help: "Message buffers owned by messages now.") { Double(pool.statistics.inUse) }
+    }
+}
