@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Logging
 import ZManager
 import ZManagerMetrics
 import ZeroMQ
@@ -24,23 +25,37 @@ struct ServeCommand: ParsableCommand {
     @Option(help: "Override the worker count of the configuration.")
     var workers: Int?
 
+    @Option(help: "The lowest level logged on standard error: \(LogLevelOption.choices) (overrides the configuration's log_level).")
+    var logLevel: String?
+
+    func validate() throws { try LogLevelOption.check(logLevel) }
+
     func run() throws {
         Signals.blockTermination()  // before any thread starts: see Signals
         var configuration = try loadConfiguration(config)
         if let workers { configuration.workers = workers }
+        let logger = LogLevelOption.bootstrap(LogLevelOption.level(logLevel) ?? configuration.logLevel)
         let flows = try configuration.loadFlows()
         let mapping = try configuration.loadMapping()
         let inProcessWorkers = configuration.deployment == .threads ? configuration.workers : 0
         let node = try ZManagerNode(
             endpoints: configuration.endpoints, flows: flows, mapping: mapping, handlers: .withBuiltins,
             options: .init(workers: inProcessWorkers, limits: configuration.limits, async: configuration.async,
-                           dispatch: configuration.dispatch, ioThreads: configuration.ioThreads))
+                           dispatch: configuration.dispatch, ioThreads: configuration.ioThreads, logger: logger))
         let endpoints = node.endpoints
-        let supervisor = WorkerSupervisor(config: config, endpoints: endpoints)
+        let supervisor = WorkerSupervisor(config: config, endpoints: endpoints, logger: logger)
         if configuration.deployment == .processes { try supervisor.start(count: configuration.workers) }
-        let metrics = try configuration.metricsListen.map { address in
-            try Self.startMetrics(address, node: node, supervisor: supervisor)
+        let metrics: MetricsServer?
+        do {
+            metrics = try configuration.metricsListen.map { address in
+                try Self.startMetrics(address, node: node, supervisor: supervisor)
+            }
+        } catch {
+            supervisor.stop()  // no orphaned worker processes
+            node.stop(drainTimeout: .zero)
+            throw error
         }
+        if let metrics { logger.info("metrics listening", metadata: ["address": "http://\(metrics.address)"]) }
         print("ready subject=\(endpoints.subjectFront) workers=\(endpoints.subjectWorkers) "
               + "integration_manager_pull=\(endpoints.integrationManagerPull) "
               + "integration_manager_pub=\(endpoints.integrationManagerPub) "
@@ -129,7 +144,11 @@ struct WorkerCommand: ParsableCommand {
     @Option(help: "Serve /metrics and /health over HTTP on HOST:PORT (an IPv4 address; port 0 picks one, printed on stdout). The configuration's metrics.listen is serve's own and is not used here.")
     var metrics: String?
 
+    @Option(help: "The lowest level logged on standard error: \(LogLevelOption.choices) (overrides the configuration's log_level).")
+    var logLevel: String?
+
     func validate() throws {
+        try LogLevelOption.check(logLevel)
         if let metrics, ListenAddress(metrics) == nil {
             throw ValidationError("--metrics: expected HOST:PORT with an IPv4 address and a port 0-65535, such as 127.0.0.1:9465, found \"\(metrics)\"")
         }
@@ -138,6 +157,7 @@ struct WorkerCommand: ParsableCommand {
     func run() throws {
         Signals.blockTermination()
         let configuration = try loadConfiguration(config)
+        let logger = LogLevelOption.bootstrap(LogLevelOption.level(logLevel) ?? configuration.logLevel)
         let flows = try configuration.loadFlows()
         let mapping = try configuration.loadMapping()
         let context = try Context(ioThreads: configuration.ioThreads)
@@ -148,7 +168,7 @@ struct WorkerCommand: ParsableCommand {
             subjectFront: subject ?? configuration.endpoints.subjectFront,
             integrationManager: integrationManager ?? configuration.endpoints.integrationManagerPull,
             routing: RoutingTable(flows: flows), mapping: mapping, handlers: .withBuiltins,
-            limits: configuration.limits, dispatch: configuration.dispatch, statistics: statistics)
+            limits: configuration.limits, dispatch: configuration.dispatch, statistics: statistics, logger: logger)
         let thread = SocketThread.start(name: "zm-\(name)") { worker.run() }
         var server: MetricsServer?
         if let metrics, let address = ListenAddress(metrics) {
@@ -178,14 +198,14 @@ struct WorkerCommand: ParsableCommand {
 
     /// Starts `zmanager worker` as a child process of this executable; `exited` is called (on
     /// a Foundation thread) when it ends.
-    static func spawn(config: String, name: String, endpoints: Endpoints,
+    static func spawn(config: String, name: String, endpoints: Endpoints, logLevel: Logger.Level,
                       exited: @escaping @Sendable (Process) -> Void) throws -> Process {
         let process = Process()
         process.terminationHandler = exited
         process.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
         process.arguments = ["worker", "--config", config, "--name", name,
                              "--subject-workers", endpoints.subjectWorkers, "--subject", endpoints.subjectFront,
-                             "--integration-manager", endpoints.integrationManagerPull]
+                             "--integration-manager", endpoints.integrationManagerPull, "--log-level", logLevel.rawValue]
         try process.run()
         return process
     }

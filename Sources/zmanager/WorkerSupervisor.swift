@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import Synchronization
 import ZManager
 
@@ -30,13 +31,20 @@ final class WorkerSupervisor: @unchecked Sendable {
     private let state = Mutex(State())
     private let config: String
     private let endpoints: Endpoints
+    private let logger: Logger
+    /// Passed on to every worker (`--log-level`), so they log at serve's level.
+    private let logLevel: Logger.Level
     static let firstBackoff: Duration = .milliseconds(100)
     static let longestBackoff: Duration = .seconds(5)
     static let healthyRun: Duration = .seconds(30)
 
-    init(config: String, endpoints: Endpoints) {
+    init(config: String, endpoints: Endpoints, logger: Logger) {
         self.config = config
         self.endpoints = endpoints
+        var logger = logger
+        logger[metadataKey: "role"] = "supervisor"
+        self.logger = logger
+        self.logLevel = logger.logLevel
     }
 
     /// Worker restarts so far.
@@ -53,7 +61,8 @@ final class WorkerSupervisor: @unchecked Sendable {
     private func start(name: String) throws {
         // Under the lock, so that a worker exiting at once finds itself recorded.
         try state.withLock { state in
-            let process = try WorkerCommand.spawn(config: config, name: name, endpoints: endpoints) { [weak self] process in
+            let process = try WorkerCommand.spawn(config: config, name: name, endpoints: endpoints,
+                                                  logLevel: logLevel) { [weak self] process in
                 self?.exited(name: name, process: process)
             }
             if var worker = state.workers[name] {
@@ -80,14 +89,15 @@ final class WorkerSupervisor: @unchecked Sendable {
         guard let delay else { return }
         let how = process.terminationReason == .uncaughtSignal
             ? "signal \(process.terminationStatus)" : "status \(process.terminationStatus)"
-        FileHandle.standardError.write(Data("worker \(name) exited (\(how)); restarting it in \(delay)\n".utf8))
+        logger.warning("worker \(name) exited (\(how)); restarting it in \(delay)",
+                       metadata: ["worker": .string(name), "exit": .string(how), "restarts": "\(restarts)"])
         let ms = Int(delay.components.seconds * 1000 + delay.components.attoseconds / 1_000_000_000_000_000)
         DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(ms)) { [weak self] in
             guard let self, !self.state.withLock({ $0.stopping }) else { return }
             do {
                 try self.start(name: name)
             } catch {
-                FileHandle.standardError.write(Data("worker \(name) could not be restarted: \(error)\n".utf8))
+                self.logger.error("worker \(name) could not be restarted", metadata: ["worker": .string(name), "error": "\(error)"])
             }
         }
     }

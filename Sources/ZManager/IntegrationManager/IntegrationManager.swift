@@ -4,6 +4,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+public import Logging
 public import ZeroMQ
 
 /// The Integration Manager: the single publisher. PULL in, PUB out.
@@ -20,9 +21,13 @@ public final class IntegrationManager {
     /// The endpoints actually bound (wildcard ports resolved).
     public let pullEndpoint: String
     public let pubEndpoint: String
+    /// Metadata `role=integration_manager`; cold paths only (``RoleLog``).
+    let logger: Logger
 
     public init(context: Context, pullEndpoint: String, pubEndpoint: String,
-                limits: RoleLimits = RoleLimits(), statistics: CoreStatistics) throws(ZMQError) {
+                limits: RoleLimits = RoleLimits(), statistics: CoreStatistics,
+                logger: Logger = Logger(label: "zmanager")) throws(ZMQError) {
+        self.logger = RoleLog.logger(logger, role: "integration_manager")
         pull = try Socket(context, .pull)
         try pull.applyReceiveLimits(limits)
         try pull.bind(pullEndpoint)
@@ -78,7 +83,7 @@ public final class IntegrationManager {
                 statistics.published.add(1, ordering: .relaxed)
             }
         } catch {
-            RoleLog.ended("Integration Manager", by: error)
+            RoleLog.ended("Integration Manager", by: error, logger: logger)
         }
         pull.close()
         pub.close()

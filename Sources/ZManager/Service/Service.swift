@@ -1,4 +1,5 @@
 public import Synchronization
+public import Logging
 public import ZeroMQ
 
 /// A service in the seed's sense (DigitalPy's core services): a component with its own
@@ -39,22 +40,26 @@ public final class Service {
     public let subscriptions: [String]
     /// What it could not use; readable from any thread while it runs.
     public let statistics = ServiceStatistics()
+    /// Metadata `role=service`, `service=<name>`; cold paths only (``RoleLog``).
+    let logger: Logger
 
     public convenience init(
         name: String, context: Context, subjectFront: String, integrationManagerPull: String,
         integrationManagerPub: String, routing: RoutingTable, mapping: ActionMapping,
-        handlers registry: HandlerRegistry, limits: RoleLimits = RoleLimits()
+        handlers registry: HandlerRegistry, limits: RoleLimits = RoleLimits(), logger: Logger = Logger(label: "zmanager")
     ) throws {
         try self.init(name: name, context: context, subjectFront: subjectFront, integrationManagerPull: integrationManagerPull,
                       integrationManagerPub: integrationManagerPub, routing: routing, mapping: mapping,
-                      handlers: registry, limits: limits, errorBody: formAwareErrorBody)
+                      handlers: registry, limits: limits, errorBody: formAwareErrorBody, logger: logger)
     }
 
     init(
         name: String, context: Context, subjectFront: String, integrationManagerPull: String,
         integrationManagerPub: String, routing: RoutingTable, mapping: ActionMapping,
-        handlers registry: HandlerRegistry, limits: RoleLimits, errorBody: @escaping ErrorBodyEncoder
+        handlers registry: HandlerRegistry, limits: RoleLimits, errorBody: @escaping ErrorBodyEncoder,
+        logger: Logger = Logger(label: "zmanager")
     ) throws {
+        self.logger = RoleLog.logger(logger, role: "service", ["service": .string(name)])
         let byEntry = try registry.resolve(mapping)
         let resolved = ResolvedFlowTable(flows: routing.flows, mapping: mapping)
         // Not a flow's first step (the Subject consumes `Push`) nor its `??done`.
@@ -108,7 +113,7 @@ public final class Service {
                 }
             }
         } catch {
-            RoleLog.ended("Service \(name)", by: error)
+            RoleLog.ended("Service \(name)", by: error, logger: logger)
         }
         sub.close()
         toSubject.close()

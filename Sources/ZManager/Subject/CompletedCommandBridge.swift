@@ -1,3 +1,4 @@
+public import Logging
 public import ZeroMQ
 
 /// Brings DigitalPy's ASYNC answers back to the Subject.
@@ -16,12 +17,14 @@ public import ZeroMQ
 public final class CompletedCommandBridge {
     let sub: Socket
     let toSubject: Socket
+    let logger: Logger
 
     /// - Parameters:
     ///   - integrationManagerPub: the Integration Manager's PUB endpoint.
     ///   - subjectFront: the Subject's front (PULL) endpoint.
     public init(context: Context, integrationManagerPub: String, subjectFront: String,
-                limits: RoleLimits = RoleLimits()) throws(ZMQError) {
+                limits: RoleLimits = RoleLimits(), logger: Logger = Logger(label: "zmanager")) throws(ZMQError) {
+        self.logger = RoleLog.logger(logger, role: "completed_command_bridge")
         sub = try Socket(context, .sub)
         try sub.applyReceiveLimits(limits)
         try sub.subscribe(Topics.completedCommandPrefix)
@@ -46,7 +49,7 @@ public final class CompletedCommandBridge {
                 }
             }
         } catch {
-            RoleLog.ended("Completed-command bridge", by: error)
+            RoleLog.ended("Completed-command bridge", by: error, logger: logger)
         }
         sub.close()
         toSubject.close()

@@ -1,3 +1,4 @@
+import Logging
 import ZeroMQ
 
 /// The frames of the worker channel in reliable mode (docs/PROTOCOL.md, "Reliable dispatch").
@@ -90,9 +91,13 @@ final class ReliableDispatch {
     let byteBudget: Int
     @exclusivity(unchecked) private(set) var bytes = 0
 
+    /// Worker registrations and losses (cold paths).
+    let logger: Logger
+
     init(socket: Socket, options: DispatchOptions, capacity: Int, byteBudget: Int = .max, waitLimit: Duration,
-         statistics: CoreStatistics) {
+         statistics: CoreStatistics, logger: Logger = Logger(label: "zmanager")) {
         precondition(capacity > 0 && capacity < Int(Int32.max))
+        self.logger = logger
         self.byteBudget = byteBudget
         self.socket = socket
         self.options = options
@@ -271,6 +276,7 @@ final class ReliableDispatch {
         }
         let peer = Peer(identity: Array(identity), credit: max(1, credit), alive: true)
         statistics.workersConnected.add(1, ordering: .relaxed)
+        logger.info("worker registered", metadata: ["worker": .string(Self.describe(peer.identity)), "credit": "\(peer.credit)"])
         if let reuse = peers.firstIndex(where: { !$0.alive }) {
             peers[reuse] = peer
         } else {
@@ -322,17 +328,22 @@ final class ReliableDispatch {
         peers[p].credit = 0
         statistics.workersLost.add(1, ordering: .relaxed)
         statistics.workersConnected.subtract(1, ordering: .relaxed)
+        var dealtAgain = 0, failed = 0
         for slot in slots.indices where slots[slot].inUse && slots[slot].peer == Int32(p) {
             slots[slot].attempts += 1
             slots[slot].generation &+= 1
             if Int(slots[slot].attempts) >= options.maxAttempts {
                 frames[2 * slot].withUnsafeBytes { onLost($0, Int(slots[slot].frameCount)) }
                 release(slot)
+                failed += 1
             } else {
                 statistics.redelivered.add(1, ordering: .relaxed)
                 enqueue(slot)
+                dealtAgain += 1
             }
         }
+        logger.warning("worker lost", metadata: ["worker": .string(Self.describe(peers[p].identity)),
+                                                 "steps_dealt_again": "\(dealtAgain)", "steps_failed": "\(failed)"])
     }
 
     /// Fails every waiting step whose deadline has passed (no worker took it in time).
@@ -344,5 +355,14 @@ final class ReliableDispatch {
             frames[2 * slot].withUnsafeBytes { expired($0, Int(slots[slot].frameCount)) }
             release(slot)
         }
+    }
+}
+
+extension ReliableDispatch {
+    /// A ROUTER identity for a log line: printable as it is, otherwise in hex (libzmq's own
+    /// identities are five bytes starting with 0).
+    static func describe(_ identity: [UInt8]) -> String {
+        if !identity.isEmpty, identity.allSatisfy({ $0 >= 0x21 && $0 < 0x7f }) { return String(decoding: identity, as: UTF8.self) }
+        return identity.map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined()
     }
 }

@@ -1,3 +1,4 @@
+public import Logging
 public import ZeroMQ
 
 /// The Subject (DigitalPy's "ventilator"): takes requests from services and hands them on.
@@ -53,23 +54,29 @@ public final class Subject {
     @exclusivity(unchecked) var intakeDeadline: ContinuousClock.Instant?
     public let frontEndpoint: String
     public let workerEndpoint: String
+    /// Metadata `role=subject`; cold paths only (``RoleLog``).
+    let logger: Logger
 
     public convenience init(
         context: Context, frontEndpoint: String, workerEndpoint: String, integrationManager: String,
         routing: RoutingTable, limits: RoleLimits = RoleLimits(), async: AsyncOptions = AsyncOptions(),
-        dispatch: DispatchOptions = DispatchOptions(), intake: IntakeControl = IntakeControl(), statistics: CoreStatistics
+        dispatch: DispatchOptions = DispatchOptions(), intake: IntakeControl = IntakeControl(), statistics: CoreStatistics,
+        logger: Logger = Logger(label: "zmanager")
     ) throws(ZMQError) {
         try self.init(context: context, frontEndpoint: frontEndpoint, workerEndpoint: workerEndpoint,
                       integrationManager: integrationManager, routing: routing, limits: limits, async: async,
-                      dispatch: dispatch, intake: intake, statistics: statistics, errorBody: formAwareErrorBody)
+                      dispatch: dispatch, intake: intake, statistics: statistics, errorBody: formAwareErrorBody,
+                      logger: logger)
     }
 
     init(
         context: Context, frontEndpoint: String, workerEndpoint: String, integrationManager: String,
         routing: RoutingTable, limits: RoleLimits, async: AsyncOptions, dispatch: DispatchOptions = DispatchOptions(),
-        intake: IntakeControl = IntakeControl(), statistics: CoreStatistics, errorBody: @escaping ErrorBodyEncoder
+        intake: IntakeControl = IntakeControl(), statistics: CoreStatistics, errorBody: @escaping ErrorBodyEncoder,
+        logger: Logger = Logger(label: "zmanager")
     ) throws(ZMQError) {
         self.intake = intake
+        self.logger = RoleLog.logger(logger, role: "subject")
         front = try Socket(context, .pull)
         try front.applyReceiveLimits(limits)
         try front.setReceiveTimeout(.milliseconds(20))
@@ -99,7 +106,7 @@ public final class Subject {
         self.backlog = WorkerBacklog(capacity: dispatch.mode == .fast ? held : 1, byteBudget: limits.heldBytes)
         self.reliable = dispatch.mode == .fast ? nil
             : ReliableDispatch(socket: toWorkers, options: dispatch, capacity: held, byteBudget: limits.heldBytes,
-                               waitLimit: limits.dispatchTimeout, statistics: statistics)
+                               waitLimit: limits.dispatchTimeout, statistics: statistics, logger: self.logger)
         self.pool = .shared
         self.errorBody = errorBody
         reliable?.onLost = { [unowned self] header, frameCount in
@@ -146,7 +153,7 @@ public final class Subject {
                 if early.needsExpiry { expireEarly(now: clock.now) }
             }
         } catch {
-            RoleLog.ended("Subject", by: error)
+            RoleLog.ended("Subject", by: error, logger: logger)
         }
         front.close()
         toWorkers.close()
@@ -196,7 +203,7 @@ public final class Subject {
                 if early.needsExpiry { expireEarly(now: now) }
             }
         } catch {
-            RoleLog.ended("Subject", by: error)
+            RoleLog.ended("Subject", by: error, logger: logger)
         }
         front.close()
         toWorkers.close()

@@ -1,4 +1,5 @@
 import Foundation
+public import Logging
 
 /// How `zmanager serve` runs a topology: read from a YAML file (see
 /// `examples/serve/zmanager.yaml` for every key with its default).
@@ -25,6 +26,8 @@ public struct ServeConfiguration: Sendable {
     /// `metrics.listen`: where `serve` serves Prometheus metrics (`/metrics`) and readiness
     /// (`/health`) over HTTP; nil (the default) serves none.
     public var metricsListen: ListenAddress?
+    /// `log_level`: the lowest level serve and its workers log (`--log-level` overrides it).
+    public var logLevel: Logger.Level = .info
     /// The file this configuration was read from.
     public var file: String = "<defaults>"
 
@@ -40,7 +43,7 @@ public struct ServeConfiguration: Sendable {
 
     public static func parse(_ text: String, file: String) throws(ConfigurationError) -> ServeConfiguration {
         let root = try ConfigurationReader(yaml: text, file: file)
-        try root.expectMapping(allowed: ["endpoints", "flows", "mappings", "workers", "limits", "async", "dispatch", "io_threads", "drain_timeout", "metrics"])
+        try root.expectMapping(allowed: ["endpoints", "flows", "mappings", "workers", "limits", "async", "dispatch", "io_threads", "drain_timeout", "metrics", "log_level"])
         var config = ServeConfiguration()
         config.file = file
         let base = URL(fileURLWithPath: file).deletingLastPathComponent()
@@ -99,6 +102,7 @@ public struct ServeConfiguration: Sendable {
             config.metricsListen = address
         }
 
+        config.logLevel = Logger.Level(rawValue: try root["log_level"].choice(Logger.Level.allCases.map(\.rawValue), default: "info"))!
         config.ioThreads = try root["io_threads"].int(default: 1, in: 1...64)
         config.drainTimeout = try root["drain_timeout"].duration(default: config.drainTimeout)
         return config

@@ -1,3 +1,4 @@
+public import Logging
 public import ZeroMQ
 import Dispatch
 
@@ -73,8 +74,13 @@ public final class ZManagerNode: @unchecked Sendable {
         public var ioThreads = 1
         /// `ZMQ_THREAD_NAME_PREFIX` of the node's context (see ``Context/init(ioThreads:maxSockets:threadNamePrefix:)``).
         public var threadNamePrefix: Int?
+        /// Where the roles log (cold paths only: a role that stops, workers registered or lost),
+        /// each with its `role` metadata added. Pass the application's logger.
+        public var logger: Logger
         public init(workers: Int = 2, limits: RoleLimits = RoleLimits(), async: AsyncOptions = AsyncOptions(),
-                    dispatch: DispatchOptions = DispatchOptions(), ioThreads: Int = 1, threadNamePrefix: Int? = nil) {
+                    dispatch: DispatchOptions = DispatchOptions(), ioThreads: Int = 1, threadNamePrefix: Int? = nil,
+                    logger: Logger = Logger(label: "zmanager")) {
+            self.logger = logger
             self.workers = workers
             self.limits = limits
             self.async = async
@@ -96,24 +102,26 @@ public final class ZManagerNode: @unchecked Sendable {
         do {
             let im = try IntegrationManager(context: context, pullEndpoint: endpoints.integrationManagerPull,
                                             pubEndpoint: endpoints.integrationManagerPub, limits: options.limits,
-                                            statistics: statistics)
+                                            statistics: statistics, logger: options.logger)
             let subject = try Subject(context: context, frontEndpoint: endpoints.subjectFront,
                                       workerEndpoint: endpoints.subjectWorkers, integrationManager: im.pullEndpoint,
                                       routing: routing, limits: options.limits, async: options.async, dispatch: options.dispatch,
-                                      intake: intake, statistics: statistics)
+                                      intake: intake, statistics: statistics, logger: options.logger)
             self.endpoints = Endpoints(subjectFront: subject.frontEndpoint, subjectWorkers: subject.workerEndpoint,
                                        integrationManagerPull: im.pullEndpoint, integrationManagerPub: im.pubEndpoint)
             threads.append(SocketThread.start(name: "zm-im") { im.run() })
             threads.append(SocketThread.start(name: "zm-subject") { subject.run() })
             let bridge = try CompletedCommandBridge(context: context, integrationManagerPub: im.pubEndpoint,
-                                                    subjectFront: subject.frontEndpoint, limits: options.limits)
+                                                    subjectFront: subject.frontEndpoint, limits: options.limits,
+                                                    logger: options.logger)
             threads.append(SocketThread.start(name: "zm-completed") { bridge.run() })
             for index in 0..<options.workers {
                 let worker = try Worker(name: "w\(index)", context: context, subject: self.endpoints.subjectWorkers,
                                         subjectFront: self.endpoints.subjectFront,
                                         integrationManager: self.endpoints.integrationManagerPull,
                                         routing: routing, mapping: mapping, handlers: handlers,
-                                        limits: options.limits, dispatch: options.dispatch, statistics: statistics)
+                                        limits: options.limits, dispatch: options.dispatch, statistics: statistics,
+                                        logger: options.logger)
                 threads.append(SocketThread.start(name: "zm-w\(index)") { worker.run() })
             }
         } catch {

@@ -1,3 +1,4 @@
+public import Logging
 public import ZeroMQ
 
 /// A worker: executes flow steps through the external action mapping.
@@ -41,6 +42,8 @@ public final class Worker {
     @exclusivity(unchecked) var positions = PositionCache()
     let errorBody: ErrorBodyEncoder
     public let name: String
+    /// Metadata `role=worker`, `worker=<name>`; cold paths only (``RoleLog``).
+    let logger: Logger
     /// Reliable dispatch: `input` is a DEALER that carries every output back to the Subject
     /// too, each behind a receipt (``WorkerChannel``); nil in fast mode.
     let reliable: DispatchOptions?
@@ -62,20 +65,22 @@ public final class Worker {
     public convenience init(
         name: String, context: Context, subject: String, subjectFront: String, integrationManager: String,
         routing: RoutingTable, mapping: ActionMapping, handlers: HandlerRegistry,
-        limits: RoleLimits = RoleLimits(), dispatch: DispatchOptions = DispatchOptions(), statistics: CoreStatistics
+        limits: RoleLimits = RoleLimits(), dispatch: DispatchOptions = DispatchOptions(), statistics: CoreStatistics,
+        logger: Logger = Logger(label: "zmanager")
     ) throws {
         try self.init(name: name, context: context, subject: subject, subjectFront: subjectFront,
                       integrationManager: integrationManager, routing: routing, mapping: mapping,
                       handlers: handlers, limits: limits, dispatch: dispatch, statistics: statistics,
-                      errorBody: formAwareErrorBody)
+                      errorBody: formAwareErrorBody, logger: logger)
     }
 
     init(
         name: String, context: Context, subject: String, subjectFront: String, integrationManager: String,
         routing: RoutingTable, mapping: ActionMapping, handlers registry: HandlerRegistry,
         limits: RoleLimits, dispatch: DispatchOptions = DispatchOptions(), statistics: CoreStatistics,
-        errorBody: @escaping ErrorBodyEncoder
+        errorBody: @escaping ErrorBodyEncoder, logger: Logger = Logger(label: "zmanager")
     ) throws {
+        self.logger = RoleLog.logger(logger, role: "worker", ["worker": .string(name)])
         let byEntry = try registry.resolve(mapping)
         let resolved = ResolvedFlowTable(flows: routing.flows, mapping: mapping)
         let router = FlowRouter(routing: routing, role: .worker) { resolved.handler(at: $0) != nil }
@@ -142,7 +147,7 @@ public final class Worker {
                 }
             }
         } catch {
-            RoleLog.ended("Worker \(name)", by: error)
+            RoleLog.ended("Worker \(name)", by: error, logger: logger)
         }
         input.close()
         toIntegrationManager.close()
@@ -188,7 +193,7 @@ public final class Worker {
                 if receiptOwed { receipt(.final, more: false) }
             }
         } catch {
-            RoleLog.ended("Worker \(name)", by: error)
+            RoleLog.ended("Worker \(name)", by: error, logger: logger)
         }
         input.close()
     }

@@ -133,10 +133,12 @@ struct NoWorkerTests {
         for id in ids { try pipeline.client.push(flow: "Echo", id: id, body: Array(repeating: 0x61, count: 1_000)) }
         var failed = Set<String>()
         var mostWaiting = 0
+        var sawPaused = false
         let clock = ContinuousClock()
         let deadline = clock.now + .seconds(20)
         while failed.count < ids.count && clock.now < deadline {
             mostWaiting = max(mostWaiting, pipeline.node.statistics.waitingForWorkers.load(ordering: .relaxed))
+            sawPaused = sawPaused || pipeline.node.statistics.intakePaused.load(ordering: .relaxed)
             guard let delivery = try pipeline.client.receive(timeout: .milliseconds(5)), delivery.id.hasPrefix("bytes-") else { continue }
             #expect(delivery.errorKind == .noWorkers)
             #expect(delivery.text.contains("within"), "at its deadline, not refused: \(delivery.text)")
@@ -146,5 +148,9 @@ struct NoWorkerTests {
         // Each held step is about 1,050 bytes: at most ten fit under the budget, plus the one
         // that crossed it.
         #expect(mostWaiting >= 1 && mostWaiting <= 11, "held at most: \(mostWaiting)")
+        // The health check's backpressure flag: set while the budget was full (30 steps of
+        // 1,000 bytes against 10,000, each waiting 200 ms), cleared once nothing waits.
+        #expect(sawPaused, "the Subject said it stopped reading")
+        #expect(NoWorkerTests.eventually { !pipeline.node.statistics.intakePaused.load(ordering: .relaxed) })
     }
 }

@@ -1,4 +1,6 @@
 import Foundation
+import Logging
+import Synchronization
 import Testing
 import ZManager
 import ZeroMQ
@@ -110,6 +112,30 @@ struct ReliableDispatchTests {
             if delivery.isResult { results[delivery.id, default: 0] += 1 } else if delivery.errorKind != nil { errors.append(delivery) }
         }
         return (results, errors)
+    }
+
+    /// The Subject logs workers registered and lost through the node's logger, with
+    /// metadata, and keeps the connected-worker gauge the health check reads.
+    @Test func aLostWorkerIsLoggedWithItsMetadataAndLeavesTheConnectedCount() throws {
+        let records = CapturedLog()
+        var options = Self.options(workers: 0)
+        options.logger = Logger(label: "test") { _ in CapturingLogHandler(records: records) }
+        let pipeline = try TestPipeline(transport: .inproc, flows: Self.flows, mapping: Self.mapping, options: options)
+        defer { pipeline.stop() }
+        try pipeline.subscribe(Topics.resultPrefix(flow: "Echo"))
+        let lost = try HandDrivenWorker(pipeline, transport: .inproc)
+        try lost.ready(credit: 8)
+        for i in 0..<3 { try pipeline.client.push(flow: "Echo", id: "l\(i)", body: Array("x".utf8)) }
+        for _ in 0..<3 { _ = try #require(try lost.nextStep()) }
+        #expect(pipeline.node.statistics.workersConnected.load(ordering: .relaxed) == 1)
+        lost.close()
+        let record = try #require(records.wait { $0.message == "worker lost" }, "\(records.all)")
+        #expect(record.level == .warning)
+        #expect(record.metadata["role"] == "subject")
+        #expect(record.metadata["steps_dealt_again"] == "3" && record.metadata["steps_failed"] == "0")
+        let registered = try #require(records.all.first { $0.message == "worker registered" })
+        #expect(registered.metadata["credit"] == "8" && registered.metadata["worker"] == record.metadata["worker"])
+        #expect(pipeline.node.statistics.workersConnected.load(ordering: .relaxed) == 0)
     }
 
     @Test(arguments: TestTransport.allCases)
@@ -245,5 +271,55 @@ struct ReliableDispatchTests {
         #expect(errors.isEmpty, "\(errors.prefix(3).map(\.text))")
         #expect(results.count == count && results.values.allSatisfy { $0 == 1 })
         #expect(pipeline.node.statistics.redelivered.load(ordering: .relaxed) == 0)
+    }
+}
+
+/// Log records a test handler captured, and a bounded wait for one.
+final class CapturedLog: Sendable {
+    struct Record: Sendable {
+        var level: Logger.Level
+        var message: String
+        var metadata: [String: String]
+    }
+    private let records = Mutex<[Record]>([])
+    private let added = DispatchSemaphore(value: 0)
+
+    func append(_ record: Record) {
+        records.withLock { $0.append(record) }
+        added.signal()
+    }
+
+    var all: [Record] { records.withLock { $0 } }
+
+    /// The first record matching `predicate`, waiting up to `timeout` for it (woken by each new record).
+    func wait(timeout: Duration = .seconds(10), _ predicate: (Record) -> Bool) -> Record? {
+        let clock = ContinuousClock()
+        let deadline = clock.now + timeout
+        while true {
+            if let found = all.first(where: predicate) { return found }
+            let left = deadline - clock.now
+            guard left > .zero else { return nil }
+            let ms = Int(left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000)
+            _ = added.wait(timeout: .now() + .milliseconds(max(1, ms)))
+        }
+    }
+}
+
+/// A swift-log handler that keeps what it is given.
+struct CapturingLogHandler: LogHandler {
+    let records: CapturedLog
+    var logLevel: Logger.Level = .trace
+    var metadata: Logger.Metadata = [:]
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(event: LogEvent) {
+        var merged = metadata
+        for (key, value) in event.metadata ?? [:] { merged[key] = value }
+        records.append(.init(level: event.level, message: "\(event.message)",
+                             metadata: merged.mapValues { "\($0)" }))
     }
 }

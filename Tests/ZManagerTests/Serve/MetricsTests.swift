@@ -156,10 +156,15 @@ struct MetricsTests {
         #expect(server.terminate())
     }
 
-    @Test func aBadMetricsAddressIsRefusedBeforeAWorkerStarts() throws {
+    @Test(arguments: [
+        (["worker", "--metrics", "9465"], "--metrics: expected HOST:PORT"),
+        (["worker", "--log-level", "loud"], "--log-level: expected one of trace, debug, info"),
+        (["serve", "--log-level", "verbose"], "--log-level: expected one of trace, debug, info"),
+    ])
+    func badOperationsOptionsAreRefusedBeforeAnythingStarts(arguments: [String], message: String) throws {
         let process = Process()
         process.executableURL = try ServeCommandTests.executable
-        process.arguments = ["worker", "--config", "/nonexistent.yaml", "--metrics", "9465"]
+        process.arguments = arguments + ["--config", "/nonexistent.yaml"]
         let pipe = Pipe()
         process.standardError = pipe
         process.standardOutput = FileHandle.nullDevice
@@ -167,6 +172,6 @@ struct MetricsTests {
         let errors = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
         #expect(process.terminationStatus != 0)
-        #expect(errors.contains("--metrics: expected HOST:PORT"), "\(errors)")
+        #expect(errors.contains(message), "\(errors)")
     }
 }

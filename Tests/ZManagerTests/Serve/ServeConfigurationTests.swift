@@ -53,6 +53,7 @@ struct ServeConfigurationTests {
         ("metrics:\n  listen: 127.0.0.1:70000\n", "zmanager.yaml:3: metrics.listen: expected HOST:PORT"),
         ("metrics:\n  listen: example.com:80\n", "found \"example.com:80\""),
         ("metrics:\n  port: 80\n", "zmanager.yaml:3: metrics.port: unknown key"),
+        ("log_level: loud\n", "zmanager.yaml:2: log_level: expected one of trace, debug, info, notice, warning, error, critical, found \"loud\""),
     ])
     func badDispatchKeysNameFileLineAndExpectation(text: String, message: String) throws {
         try withTemporaryDirectory(files: ["flows.ini": Self.flows]) { directory in
