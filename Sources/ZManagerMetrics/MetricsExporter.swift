@@ -77,6 +77,10 @@ extension MetricsExporter {
             counter("zmanager_errors_total", labels: [("kind", kind.rawValue)],
                     help: "Error messages the Integration Manager published, by kind.") { s.errorsByKind[kind] }
         }
+        counter("zmanager_errors_not_sent_total",
+                help: "Error messages a role could not send (the send threw): no service sees them.") {
+            s.errorsNotSent.load(ordering: .relaxed)
+        }
         counter("zmanager_handler_calls_total", help: "Handler executions.") { s.handlerCalls.load(ordering: .relaxed) }
         gauge("zmanager_flows_in_flight", help: "Flows started and not yet ended by a result or an error.") {
             Double(max(0, s.inFlight))

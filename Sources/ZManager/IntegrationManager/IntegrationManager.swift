@@ -103,9 +103,11 @@ public final class IntegrationManager {
             _ = try pull.receive(into: &scratch)
             rest = scratch.more
         }
-        Outbound.sendError(.oversized, role: "Integration Manager", flow: flow, id: id,
-                           text: "message of \(size) bytes exceeds the limit of \(limits.maxMessageSize)", form: form,
-                           to: pub, encodeBody: formAwareErrorBody)
+        if !Outbound.sendError(.oversized, role: "Integration Manager", flow: flow, id: id,
+                               text: "message of \(size) bytes exceeds the limit of \(limits.maxMessageSize)", form: form,
+                               to: pub, encodeBody: formAwareErrorBody) {
+            statistics.errorsNotSent.add(1, ordering: .relaxed)
+        }
         statistics.errors.add(1, ordering: .releasing)
         statistics.errorsByKind.add(.oversized)
         statistics.published.add(1, ordering: .relaxed)

@@ -130,10 +130,10 @@ public final class Service {
         }
         state.begin()
         if let failure = state.run(handler, on: &inbound) {
-            return Outbound.sendError(
+            return error(Outbound.sendError(
                 ErrorKind(handlerFailure: failure), role: "Service \(name)", flow: router.flowName(position),
                 id: inbound.idString, text: "\(router.stepText(position)): \(failure)",
-                form: inbound.form, to: toIntegrationManager, encodeBody: errorBody)
+                form: inbound.form, to: toIntegrationManager, encodeBody: errorBody))
         }
         guard let next = router.next(after: position) else { return }
         let socket: Socket
@@ -147,11 +147,16 @@ public final class Service {
             // Only `.subject` is a service's hop: the Subject routes the next step.
             socket = toSubject
         case .wouldLoop:
-            return Outbound.sendError(
+            return error(Outbound.sendError(
                 .flowLoop, role: "Service \(name)", flow: router.flowName(next.position), id: inbound.idString,
-                text: router.loopText(next.position), form: inbound.form, to: toIntegrationManager, encodeBody: errorBody)
+                text: router.loopText(next.position), form: inbound.form, to: toIntegrationManager, encodeBody: errorBody))
         }
         try state.send(&inbound, prefix: router.prefix(next.position), keepBody: false, outbox: &outbox, to: socket, pool: pool)
+    }
+
+    /// Counts an error message that could not be sent (`sent` false).
+    private func error(_ sent: Bool) {
+        if !sent { statistics.errorsNotSent.add(1, ordering: .relaxed) }
     }
 }
 
@@ -162,6 +167,8 @@ public final class ServiceStatistics: Sendable {
     /// Deliveries of a step this service does not execute (an overlapping subscription prefix,
     /// or a step its mapping does not resolve).
     public let ignoredDeliveries = Atomic<Int>(0)
+    /// Error messages it could not send (the send threw: no service will see them).
+    public let errorsNotSent = Atomic<Int>(0)
 
     public init() {}
 }

@@ -580,7 +580,9 @@ public final class Subject {
     }
 
     private func fail(_ kind: ErrorKind, flow: String, id: String, _ text: String, form: WireForm) {
-        Outbound.sendError(kind, role: "Subject", flow: flow, id: id, text: text, form: form,
-                           to: toIntegrationManager, encodeBody: errorBody)
+        if !Outbound.sendError(kind, role: "Subject", flow: flow, id: id, text: text, form: form,
+                               to: toIntegrationManager, encodeBody: errorBody) {
+            statistics.errorsNotSent.add(1, ordering: .relaxed)
+        }
     }
 }

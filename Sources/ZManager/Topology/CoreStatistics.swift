@@ -56,6 +56,9 @@ public final class CoreStatistics: Sendable {
     /// Error messages the Integration Manager published, by kind (`draining` included):
     /// counted on the error path only.
     public let errorsByKind = ErrorCounts()
+    /// Error messages a role (Subject, worker, Integration Manager) could not send: the send
+    /// threw, so no service will see them. Written on error paths only, by any role thread.
+    public let errorsNotSent = Atomic<Int>(0)
 
     private let trailingPadding: CacheLinePadding = .init()
 

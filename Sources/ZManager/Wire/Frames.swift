@@ -323,17 +323,20 @@ enum Outbound {
     }
 
     /// Publishes an error message (through the Integration Manager). Allocates: error path.
+    /// Returns false when the send failed (the socket threw: its context is ending, or it is
+    /// closed); the caller counts it, since a service will never see that error.
+    @discardableResult
     static func sendError(
         _ kind: ErrorKind, role: String, flow: String, id: String, text: String, form: WireForm,
         to socket: Socket, encodeBody: ErrorBodyEncoder
-    ) {
+    ) -> Bool {
         let report = ErrorReport(kind: kind, role: sanitize(role), flow: sanitize(flow), id: sanitize(id), text: text)
         let prefix = HeaderPrefix(fields: [Topics.errorConfig, kind.decorator, report.role, report.flow, kind.rawValue])
         let idBytes = Array(report.id.utf8)
         let body = encodeBody(report, form)
         var outbox = Outbox()
-        idBytes.withUnsafeBytes { idBuffer in
-            _ = try? outbox.send(prefix: prefix, id: idBuffer, body: body, form: form, to: socket, pool: .shared)
+        return idBytes.withUnsafeBytes { idBuffer in
+            (try? outbox.send(prefix: prefix, id: idBuffer, body: body, form: form, to: socket, pool: .shared)) != nil
         }
     }
 

@@ -299,7 +299,9 @@ public final class Worker {
         // Reliable mode: an error is the step's final output. (Sending fails only when the
         // context ends, and then nothing follows the receipt anyway.)
         receipt(.final)
-        Outbound.sendError(kind, role: "Worker \(name)", flow: flow, id: id, text: text, form: form,
-                           to: toIntegrationManager, encodeBody: errorBody)
+        if !Outbound.sendError(kind, role: "Worker \(name)", flow: flow, id: id, text: text, form: form,
+                               to: toIntegrationManager, encodeBody: errorBody) {
+            statistics.errorsNotSent.add(1, ordering: .relaxed)
+        }
     }
 }
