@@ -25,16 +25,13 @@ struct ServeCommand: ParsableCommand {
     @Option(help: "Override the worker count of the configuration.")
     var workers: Int?
 
-    @Option(help: "The lowest level logged on standard error: \(LogLevelOption.choices) (overrides the configuration's log_level).")
-    var logLevel: String?
-
-    func validate() throws { try LogLevelOption.check(logLevel) }
+    @OptionGroup var logging: LoggingOptions
 
     func run() throws {
         Signals.blockTermination()  // before any thread starts: see Signals
         var configuration = try loadConfiguration(config)
         if let workers { configuration.workers = workers }
-        let logger = LogLevelOption.bootstrap(LogLevelOption.level(logLevel) ?? configuration.logLevel)
+        let logger = logging.bootstrap(configuration: configuration)
         let flows = try configuration.loadFlows()
         let mapping = try configuration.loadMapping()
         let inProcessWorkers = configuration.deployment == .threads ? configuration.workers : 0
@@ -144,20 +141,18 @@ struct WorkerCommand: ParsableCommand {
     @Option(help: "Serve /metrics and /health over HTTP on HOST:PORT (an IPv4 address; port 0 picks one, printed on stdout). The configuration's metrics.listen is serve's own and is not used here.")
     var metrics: String?
 
-    @Option(help: "The lowest level logged on standard error: \(LogLevelOption.choices) (overrides the configuration's log_level).")
-    var logLevel: String?
+    @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
-        try LogLevelOption.check(logLevel)
         if let metrics, ListenAddress(metrics) == nil {
-            throw ValidationError("--metrics: expected HOST:PORT with an IPv4 address and a port 0-65535, such as 127.0.0.1:9465, found \"\(metrics)\"")
+            throw ValidationError("--metrics: expected \(ListenAddress.expected), found \"\(metrics)\"")
         }
     }
 
     func run() throws {
         Signals.blockTermination()
         let configuration = try loadConfiguration(config)
-        let logger = LogLevelOption.bootstrap(LogLevelOption.level(logLevel) ?? configuration.logLevel)
+        let logger = logging.bootstrap(configuration: configuration)
         let flows = try configuration.loadFlows()
         let mapping = try configuration.loadMapping()
         let context = try Context(ioThreads: configuration.ioThreads)

@@ -363,6 +363,6 @@ extension ReliableDispatch {
     /// identities are five bytes starting with 0).
     static func describe(_ identity: [UInt8]) -> String {
         if !identity.isEmpty, identity.allSatisfy({ $0 >= 0x21 && $0 < 0x7f }) { return String(decoding: identity, as: UTF8.self) }
-        return identity.map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined()
+        return identity.map { byte in (byte < 16 ? "0" : "") + String(byte, radix: 16) }.joined()
     }
 }

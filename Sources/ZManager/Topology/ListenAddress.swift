@@ -20,4 +20,8 @@ public struct ListenAddress: Sendable, Equatable, CustomStringConvertible {
     }
 
     public var description: String { "\(host):\(port)" }
+
+    /// What ``init(_:)`` accepts, for error messages.
+    public static let expected = "HOST:PORT with an IPv4 address and a port 0-65535 (0: any free port), such as 127.0.0.1:9464"
+
 }

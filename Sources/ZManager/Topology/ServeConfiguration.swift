@@ -97,7 +97,7 @@ public struct ServeConfiguration: Sendable {
         if metrics["listen"].isPresent {
             let text = try metrics["listen"].string()
             guard let address = ListenAddress(text) else {
-                throw metrics["listen"].error("expected HOST:PORT with an IPv4 address and a port 0-65535 (0: any free port), such as 127.0.0.1:9464, found \"\(text)\"")
+                throw metrics["listen"].error("expected \(ListenAddress.expected), found \"\(text)\"")
             }
             config.metricsListen = address
         }
