@@ -133,7 +133,7 @@ public final class Subject {
             while true {
                 if backlog.isEmpty {
                     if paused { paused = false; statistics.intakePaused.store(false, ordering: .relaxed) }
-                    let outcome = try inbound.receive(from: front, maxSize: limits.maxMessageSize, maxIDLength: limits.maxIDLength)
+                    let outcome = try inbound.receive(from: front, maxSize: limits.maxMessageSize, maxIDLength: limits.maxIDLength, controls: true)
                     checkIntake(frontEmpty: outcome.isTimedOut)
                     try take(outcome, &inbound)
                 } else {
@@ -145,7 +145,7 @@ public final class Subject {
                     _ = try poller.poll(timeout: max(.zero, min(untilExpiry, .milliseconds(20))))
                     if poller.events(at: full ? 0 : 1).contains(.writable) { try flushBacklog() }
                     if !full && frontAndWorkers.isReadable(0) {
-                        try take(try inbound.receive(from: front, maxSize: limits.maxMessageSize, maxIDLength: limits.maxIDLength, dontWait: true), &inbound)
+                        try take(try inbound.receive(from: front, maxSize: limits.maxMessageSize, maxIDLength: limits.maxIDLength, controls: true, dontWait: true), &inbound)
                     }
                     expireBacklog(now: clock.now)
                 }
@@ -185,7 +185,7 @@ public final class Subject {
                 if reliable.hasWaiting { try reliable.pump() }
                 taken = 0
                 while taken < 256, !reliable.isFull {
-                    let outcome = try inbound.receive(from: front, maxSize: limits.maxMessageSize, maxIDLength: limits.maxIDLength, dontWait: true)
+                    let outcome = try inbound.receive(from: front, maxSize: limits.maxMessageSize, maxIDLength: limits.maxIDLength, controls: true, dontWait: true)
                     checkIntake(frontEmpty: outcome.isTimedOut)
                     if case .timedOut = outcome { break }
                     try take(outcome, &inbound)
@@ -238,7 +238,7 @@ public final class Subject {
                 return true
             }
             if flags.contains(.toSubject) {
-                try take(try inbound.receive(from: toWorkers, maxSize: limits.maxMessageSize, maxIDLength: limits.maxIDLength), &inbound)
+                try take(try inbound.receive(from: toWorkers, maxSize: limits.maxMessageSize, maxIDLength: limits.maxIDLength, controls: true), &inbound)
             } else {
                 _ = try toWorkers.forward(to: toIntegrationManager, using: &lead)
             }

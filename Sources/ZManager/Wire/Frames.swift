@@ -34,18 +34,27 @@ struct Inbound: ~Copyable {
         }
     }
 
-    /// Receives one whole ZManager message (1 frame, 2 frames, or a control message).
-    mutating func receive(from socket: Socket, maxSize: Int, maxIDLength: Int, dontWait: Bool = false) throws(ZMQError) -> Outcome {
+    /// Receives one whole ZManager message (1 frame, 2 frames, or, with `controls`, a control
+    /// message).
+    ///
+    /// - Parameter controls: whether a first frame `\0` + verb is a control message (§4 of
+    ///   docs/PROTOCOL.md: only the Subject's front takes them). Elsewhere it is read as a header
+    ///   like any other frame: a worker used to take a ping for a message and read its header
+    ///   through the previous message's field ranges (found by Fuzz/, `FuzzWorker`).
+    mutating func receive(from socket: Socket, maxSize: Int, maxIDLength: Int, controls: Bool = false,
+                          dontWait: Bool = false) throws(ZMQError) -> Outcome {
         verb = nil
         headBytes = UnsafeRawBufferPointer(start: nil, count: 0)
         guard try socket.receive(into: &head, dontWait: dontWait) == .received else { return .timedOut }
         // Sizes are read once: each `zmq_msg_size` is about 20 instructions (libzmq checks
         // the message's type), and a receive used to ask five times.
         var headFrame = head.withUnsafeBytes { $0 }
-        if headFrame.count >= 2, headFrame[0] == 0 {
+        if controls, headFrame.count >= 2, headFrame[0] == 0 {
             let verbByte = headFrame[1]
             guard let verb = ControlVerb(rawValue: verbByte) else {
-                try discardRest(of: socket)
+                // Only its own frames: a one-frame unknown verb used to swallow the next
+                // message (found by Fuzz/, `FuzzWorker`).
+                try discardRest(of: socket, after: head.more)
                 return .malformed(kind: .undecodable, reason: "unknown control verb \(verbByte)")
             }
             self.verb = verb
@@ -65,7 +74,7 @@ struct Inbound: ~Copyable {
         if head.more {
             _ = try socket.receive(into: &body)
             if body.more {
-                try discardRest(of: socket)
+                try discardRest(of: socket, after: true)
                 return .malformed(kind: .undecodable, reason: "more than two frames")
             }
             bodyFrameCount = body.count
@@ -104,9 +113,10 @@ struct Inbound: ~Copyable {
         return true
     }
 
-    private func discardRest(of socket: Socket, after more: Bool? = nil) throws(ZMQError) {
+    /// Reads and drops the rest of the message whose last frame read had `more` set.
+    private func discardRest(of socket: Socket, after more: Bool) throws(ZMQError) {
         var scratch = Message()
-        var more = more ?? true
+        var more = more
         while more {
             _ = try socket.receive(into: &scratch)
             more = scratch.more

@@ -179,6 +179,8 @@ struct FailureTests {
             ([Array("Echo~~svc~Echo~Push~id~trailing".utf8), Array("body".utf8)], .undecodable),
             ([Array("Echo~~svc~Echo~Push~big~".utf8) + Array(repeating: 1, count: 100_000)], .oversized),
             ([[0, 0x7A], Array("x".utf8)], .undecodable),
+            // One frame: the next message (the round trips below) must not be taken as its rest.
+            ([[0, 0x02]], .undecodable),
         ]
         for (index, sample) in garbage.enumerated() {
             try pipeline.client.sendRaw(sample.frames)
