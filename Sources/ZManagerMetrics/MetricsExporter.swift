@@ -81,6 +81,10 @@ extension MetricsExporter {
                 help: "Error messages a role could not send (the send threw): no service sees them.") {
             s.errorsNotSent.load(ordering: .relaxed)
         }
+        counter("zmanager_publish_dropped_total",
+                help: "Messages the Integration Manager could not publish because a subscriber of their topic was full.") {
+            s.publishDropped.load(ordering: .relaxed)
+        }
         counter("zmanager_handler_calls_total", help: "Handler executions.") { s.handlerCalls.load(ordering: .relaxed) }
         gauge("zmanager_flows_in_flight", help: "Flows started and not yet ended by a result or an error.") {
             Double(max(0, s.inFlight))

@@ -316,6 +316,13 @@ public final class Socket {
         try setOption(ZMQ_ROUTER_MANDATORY, on ? 1 : 0, "ZMQ_ROUTER_MANDATORY")
     }
 
+    /// XPUB: a send that would go past a matching subscriber's high-water mark returns
+    /// ``SendResult/wouldBlock`` (with `dontWait`) instead of being dropped silently for that
+    /// subscriber (`ZMQ_XPUB_NODROP`). Only the subscribers of the message's topic count.
+    public func setXPubNoDrop(_ on: Bool) throws(ZMQError) {
+        try setOption(ZMQ_XPUB_NODROP, on ? 1 : 0, "ZMQ_XPUB_NODROP")
+    }
+
     /// ZMTP heartbeats (tcp and ipc; libzmq's I/O thread sends and answers them, so a busy
     /// application thread does not matter): a PING every `interval`, and the connection is
     /// closed when nothing arrives for `timeout` (`ZMQ_HEARTBEAT_IVL`, `ZMQ_HEARTBEAT_TIMEOUT`,

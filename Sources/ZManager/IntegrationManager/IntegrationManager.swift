@@ -7,17 +7,29 @@ import Darwin
 public import Logging
 public import ZeroMQ
 
-/// The Integration Manager: the single publisher. PULL in, PUB out.
+/// The Integration Manager: the single publisher. PULL in, XPUB out.
 ///
-/// It forwards every message exactly as received — each frame moved to the PUB socket, no
-/// body copied — so Python subscribers get DigitalPy's bytes and Swift subscribers the
-/// split form. Its only logic is counting: it looks at the header to count results and
-/// errors, which is how a node knows when every accepted flow has finished (drain).
+/// It forwards every message exactly as received — each frame moved to the publishing socket,
+/// no body copied — so Python subscribers get DigitalPy's bytes and Swift subscribers the
+/// split form. It looks at the header to count results and errors, which is how a node knows
+/// when every accepted flow has finished (drain), and it drops nothing in silence:
+/// - the socket is an XPUB with `ZMQ_XPUB_NODROP`, so a message a subscriber of its topic has
+///   no room for is refused rather than lost for that subscriber unseen; the IM counts it
+///   (``CoreStatistics/publishDropped``) and publishes ``ErrorKind/subscriberFull`` instead;
+/// - the XPUB reports subscriptions, so a step handed to a service (anything but a result, an
+///   error or the core's own topics) that nobody subscribes to ends its flow with
+///   ``ErrorKind/noSubscriber`` instead of waiting forever. A published copy (``CopyMarker``)
+///   may go unheard.
 public final class IntegrationManager {
     let pull: Socket
     let pub: Socket
     let statistics: CoreStatistics
     let limits: RoleLimits
+    /// What the XPUB reported subscribed (the IM's thread only).
+    var subscriptions = Subscriptions()
+    /// How many messages pass between reads of the XPUB's subscription messages when no step
+    /// needs them sooner: they queue inside libzmq until read.
+    static let subscriptionReadInterval = 1_024
     /// The endpoints actually bound (wildcard ports resolved).
     public let pullEndpoint: String
     public let pubEndpoint: String
@@ -30,9 +42,12 @@ public final class IntegrationManager {
         self.logger = RoleLog.logger(logger, role: "integration_manager")
         pull = try Socket(context, .pull)
         try pull.applyReceiveLimits(limits)
+        // Idle, the IM wakes up to read subscription messages.
+        try pull.setReceiveTimeout(.milliseconds(100))
         try pull.bind(pullEndpoint)
-        pub = try Socket(context, .pub)
+        pub = try Socket(context, .xpub)
         try pub.setSendHighWaterMark(limits.highWaterMark)
+        try pub.setXPubNoDrop(true)
         try pub.bind(pubEndpoint)
         self.pullEndpoint = try pull.lastEndpoint
         self.pubEndpoint = try pub.lastEndpoint
@@ -49,14 +64,30 @@ public final class IntegrationManager {
     public func run() {
         var frame = Message()
         var second = Message()
+        var scratch = Message()
+        var untilSubscriptions = Self.subscriptionReadInterval
         do {
             while true {
-                guard try pull.receive(into: &frame) == .received else { continue }
-                let two = frame.more
-                if two { _ = try pull.receive(into: &second) }
+                untilSubscriptions -= 1
+                if untilSubscriptions == 0 {
+                    untilSubscriptions = Self.subscriptionReadInterval
+                    try readSubscriptions(&scratch)
+                }
+                guard try pull.receive(into: &frame) == .received else {
+                    try readSubscriptions(&scratch)
+                    continue
+                }
                 // One look at the first frame gives its size and what it ends (each libzmq
                 // accessor is a call).
-                let (firstSize, outcome) = frame.withUnsafeBytes { ($0.count, Self.outcome(of: $0)) }
+                var (firstSize, outcome) = frame.withUnsafeBytes { ($0.count, Self.outcome(of: $0)) }
+                var copy = false
+                if firstSize == 2, outcome == nil, frame.more, frame.withUnsafeBytes({ $0[0] == 0 && $0[1] == CopyMarker.verb }) {
+                    copy = true
+                    _ = try pull.receive(into: &frame)
+                    (firstSize, outcome) = frame.withUnsafeBytes { ($0.count, Self.outcome(of: $0)) }
+                }
+                let two = frame.more
+                if two { _ = try pull.receive(into: &second) }
                 let size = two ? firstSize + second.count : firstSize
                 if size > limits.maxMessageSize {
                     try refuseOversized(&frame, size, more: two && second.more)
@@ -68,9 +99,21 @@ public final class IntegrationManager {
                     statistics.errors.add(1, ordering: .releasing)
                     if let kind { statistics.errorsByKind.add(kind) }
                 case .refusal?: statistics.errorsByKind.add(.draining)
+                case .step?:
+                    if !copy, try !heard(frame, &scratch) {
+                        try endUnpublished(.noSubscriber, &frame, split: two, more: two && second.more, &scratch)
+                        continue
+                    }
                 case nil: break
                 }
-                _ = try pub.send(&frame, more: two)
+                // NODROP: a full subscriber of this topic refuses the whole message. Once the
+                // first frame is taken, the rest are (libzmq checks the high-water mark per
+                // message), so they are sent without DONTWAIT.
+                guard try pub.send(&frame, more: two, dontWait: true) == .sent else {
+                    try endUnpublished(.subscriberFull, &frame, split: two, more: two && second.more, &scratch,
+                                       endsFlow: outcome == .step)
+                    continue
+                }
                 if two {
                     var more = second.more
                     _ = try pub.send(&second, more: more)
@@ -87,6 +130,60 @@ public final class IntegrationManager {
         }
         pull.close()
         pub.close()
+    }
+
+    /// Reads every subscription message the XPUB holds into ``subscriptions``.
+    private func readSubscriptions(_ scratch: inout Message) throws(ZMQError) {
+        while try pub.receive(into: &scratch, dontWait: true) == .received {
+            scratch.withUnsafeBytes { subscriptions.apply($0) }
+        }
+    }
+
+    /// Whether anyone subscribes to the message's topic, with every subscription reported so
+    /// far applied first. (A subscription still on its way is not seen: a PUB would have
+    /// dropped the message for that subscriber too.)
+    private func heard(_ frame: borrowing Message, _ scratch: inout Message) throws(ZMQError) -> Bool {
+        try readSubscriptions(&scratch)
+        return frame.withUnsafeBytes { subscriptions.matches($0) }
+    }
+
+    /// A message the IM does not publish (`no_subscriber`, `subscriber_full`): its other frames
+    /// are read and dropped, it is counted, and an error with its flow and id is published in
+    /// its place (with DONTWAIT: a subscriber of the error topic may be full too, and the IM
+    /// must not wait for it). A step handed to a service ends its flow here; a result or an
+    /// error was counted as the end of its flow already.
+    private func endUnpublished(_ kind: ErrorKind, _ first: inout Message, split: Bool, more: Bool,
+                                _ scratch: inout Message, endsFlow: Bool = true) throws(ZMQError) {
+        let (flow, id, topic) = first.withUnsafeBytes { bytes in
+            guard let fields = try? WireHeader.parse(bytes) else { return ("", "", "") }
+            return (fields.string(.config, in: bytes), fields.string(.id, in: bytes),
+                    String(decoding: bytes[..<fields.id.lowerBound], as: UTF8.self))
+        }
+        var rest = more
+        while rest {
+            _ = try pull.receive(into: &scratch)
+            rest = scratch.more
+        }
+        if endsFlow { statistics.errors.add(1, ordering: .releasing) }
+        statistics.errorsByKind.add(kind)
+        let text: String
+        if kind == .noSubscriber {
+            text = "nobody subscribes to \(topic): the step would reach no service"
+        } else {
+            let dropped = statistics.publishDropped.add(1, ordering: .relaxed).newValue
+            text = "a subscriber to \(topic) is at its high-water mark (\(limits.highWaterMark) messages): the message was dropped"
+            // Powers of two: the first drop and then ever fewer lines under sustained overload.
+            if dropped & (dropped - 1) == 0 {
+                logger.warning("dropped a message for a full subscriber",
+                               metadata: ["flow": .string(flow), "id": .string(id), "dropped_total": .stringConvertible(dropped)])
+            }
+        }
+        if Outbound.sendError(kind, role: "Integration Manager", flow: flow, id: id, text: text,
+                              form: split ? .split : .single, to: pub, encodeBody: formAwareErrorBody, dontWait: true) {
+            statistics.published.add(1, ordering: .relaxed)
+        } else {
+            statistics.errorsNotSent.add(1, ordering: .relaxed)
+        }
     }
 
     /// Publishes an `oversized` error in place of a message larger than the limit (its flow and
@@ -124,20 +221,27 @@ public final class IntegrationManager {
         /// `zmanager_error~ERROR~…~draining~…`: a refusal, which ends no flow (the Subject
         /// started none) but is an error message all the same.
         case refusal
+        /// A whole header that is none of the above and not one of the core's own topics
+        /// (`zmanager_control`, `zmanager_async`, `completed_command`): a step handed to a
+        /// service, which must have a subscriber.
+        case step
     }
 
     private static let emptySourceContextDone = StaticBytes("~~~done~")
     private static let errorConfig = StaticBytes(Topics.errorConfig)
     private static let errorDecorator = StaticBytes(Topics.errorDecorator)
     private static let completedCommand = StaticBytes(Topics.completedCommandConfig)
+    private static let controlConfig = StaticBytes(Topics.controlConfig)
+    private static let asyncConfig = StaticBytes(Topics.asyncConfig)
     private static let draining = StaticBytes(ErrorKind.draining.rawValue)
 
-    /// Whether a published frame ends a flow; nil for everything else, and for a frame that is
-    /// not a whole header (fewer than six `~`).
+    /// Whether a published frame ends a flow or is a step for a service; nil for everything
+    /// else, and for a frame that is not a whole header (fewer than six `~`).
     ///
     /// Every message passes here, so it reads only what it needs: the first two `~` (config and
     /// decorator), then one word (`~~~done~`: empty source and context, action `done`), then
-    /// one more `~` (the id's). A full header parse cost about 200 instructions per message.
+    /// one more `~` (the id's). A full header parse cost about 200 instructions per message;
+    /// only steps, which are not on the result path, pay for one.
     static func outcome(of frame: UnsafeRawBufferPointer) -> Outcome? {
         guard let base = frame.baseAddress else { return nil }
         var tildes: (Int64, Int64) = (0, 0)
@@ -161,11 +265,12 @@ public final class IntegrationManager {
         // terminators, `done`, and the action's terminator.
         let pattern = emptySourceContextDone.bytes.count
         let afterPattern = decoratorEnd + pattern
-        guard afterPattern < frame.count,
-              emptySourceContextDone.equals(UnsafeRawBufferPointer(start: base + decoratorEnd, count: pattern)),
-              memchr(base + afterPattern, Int32(WireHeader.delimiter), frame.count - afterPattern) != nil,
-              !completedCommand.equals(config)
-        else { return nil }
-        return .result
+        if afterPattern < frame.count,
+           emptySourceContextDone.equals(UnsafeRawBufferPointer(start: base + decoratorEnd, count: pattern)),
+           memchr(base + afterPattern, Int32(WireHeader.delimiter), frame.count - afterPattern) != nil {
+            return completedCommand.equals(config) ? nil : .result
+        }
+        if completedCommand.equals(config) || controlConfig.equals(config) || asyncConfig.equals(config) { return nil }
+        return (try? WireHeader.parse(frame)) != nil ? .step : nil
     }
 }

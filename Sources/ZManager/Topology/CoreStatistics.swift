@@ -51,13 +51,18 @@ public final class CoreStatistics: Sendable {
     /// Flow results (`??done`) the Integration Manager published.
     public let results = Atomic<Int>(0)
     /// Error messages the Integration Manager published that end a flow (every kind but
-    /// `draining`, whose flow never started).
+    /// `draining`, whose flow never started), and the steps it could not publish
+    /// (``ErrorKind/noSubscriber``, ``ErrorKind/subscriberFull``), which end theirs.
     public let errors = Atomic<Int>(0)
     /// Error messages the Integration Manager published, by kind (`draining` included):
     /// counted on the error path only.
     public let errorsByKind = ErrorCounts()
+    /// Messages the Integration Manager could not publish because a subscriber of their topic
+    /// was at its high-water mark (``ErrorKind/subscriberFull``). Written on that path only.
+    public let publishDropped = Atomic<Int>(0)
     /// Error messages a role (Subject, worker, Integration Manager) could not send: the send
-    /// threw, so no service will see them. Written on error paths only, by any role thread.
+    /// threw (or, at the Integration Manager, a subscriber of the error topic was full), so no
+    /// service will see them. Written on error paths only, by any role thread.
     public let errorsNotSent = Atomic<Int>(0)
 
     private let trailingPadding: CacheLinePadding = .init()

@@ -33,6 +33,14 @@ public enum ErrorKind: String, Sendable, CaseIterable {
     case asyncUnknown = "async_unknown"
     /// Too many flows are parked; this one could not pause.
     case asyncCapacity = "async_capacity"
+    /// The Integration Manager had a step for a service (a `@PUBLISH` step, or one no worker
+    /// maps) and nobody subscribes to its header: published, it would reach no one and the flow
+    /// would never end. Published copies (the worker runs the step too) are exempt.
+    case noSubscriber = "no_subscriber"
+    /// A subscriber of the message's topic was at its high-water mark, so the Integration
+    /// Manager could not publish it to anyone (`ZMQ_XPUB_NODROP`); it is dropped and counted
+    /// (``CoreStatistics/publishDropped``). A dropped step ends its flow.
+    case subscriberFull = "subscriber_full"
 
     /// Whether the error ends the message's flow. Every kind does except
     /// ``asyncUnknown``: that flow already ended (expired or answered) or never existed.

@@ -281,15 +281,18 @@ struct Outbox: ~Copyable {
         header.withUnsafeMutableBytes { Outbound.writeHeader(prefix, id, into: $0) }
     }
 
-    /// ``send(prefix:id:body:form:to:pool:)`` for a body held in an array.
+    /// ``send(prefix:id:body:form:to:pool:dontWait:)`` for a body held in an array.
+    @discardableResult
     mutating func send(
         prefix: HeaderPrefix, id: UnsafeRawBufferPointer, body: [UInt8], form: WireForm,
-        to socket: Socket, pool: BufferPool
-    ) throws(ZMQError) {
-        let result: Result<Void, ZMQError> = body.withUnsafeBytes { bytes in
-            Result { () throws(ZMQError) in try send(prefix: prefix, id: id, body: bytes, form: form, to: socket, pool: pool) }
+        to socket: Socket, pool: BufferPool, dontWait: Bool = false
+    ) throws(ZMQError) -> SendResult {
+        let result: Result<SendResult, ZMQError> = body.withUnsafeBytes { bytes in
+            Result { () throws(ZMQError) in
+                try send(prefix: prefix, id: id, body: bytes, form: form, to: socket, pool: pool, dontWait: dontWait)
+            }
         }
-        try result.get()
+        return try result.get()
     }
 
     /// Sends the split form with `bodyFrame` as the body: moved, not copied (it is empty
@@ -314,10 +317,19 @@ struct Outbox: ~Copyable {
 
     /// Sends a control message's first frame (`\0` + verb), with MORE set.
     mutating func sendVerb(_ verb: ControlVerb, to socket: Socket) throws(ZMQError) {
+        try sendLead(verb.rawValue, to: socket)
+    }
+
+    /// Sends the ``CopyMarker`` in front of a published copy, with MORE set.
+    mutating func sendCopyMarker(to socket: Socket) throws(ZMQError) {
+        try sendLead(CopyMarker.verb, to: socket)
+    }
+
+    private mutating func sendLead(_ verb: UInt8, to socket: Socket) throws(ZMQError) {
         header.reset(size: 2)
         header.withUnsafeMutableBytes { out in
             out[0] = 0
-            out[1] = verb.rawValue
+            out[1] = verb
         }
         _ = try socket.send(&header, more: true)
     }
@@ -334,11 +346,12 @@ enum Outbound {
 
     /// Publishes an error message (through the Integration Manager). Allocates: error path.
     /// Returns false when the send failed (the socket threw: its context is ending, or it is
-    /// closed); the caller counts it, since a service will never see that error.
+    /// closed; or, with `dontWait`, the socket could not take it); the caller counts it, since a
+    /// service will never see that error.
     @discardableResult
     static func sendError(
         _ kind: ErrorKind, role: String, flow: String, id: String, text: String, form: WireForm,
-        to socket: Socket, encodeBody: ErrorBodyEncoder
+        to socket: Socket, encodeBody: ErrorBodyEncoder, dontWait: Bool = false
     ) -> Bool {
         let report = ErrorReport(kind: kind, role: sanitize(role), flow: sanitize(flow), id: sanitize(id), text: text)
         let prefix = HeaderPrefix(fields: [Topics.errorConfig, kind.decorator, report.role, report.flow, kind.rawValue])
@@ -346,7 +359,8 @@ enum Outbound {
         let body = encodeBody(report, form)
         var outbox = Outbox()
         return idBytes.withUnsafeBytes { idBuffer in
-            (try? outbox.send(prefix: prefix, id: idBuffer, body: body, form: form, to: socket, pool: .shared)) != nil
+            (try? outbox.send(prefix: prefix, id: idBuffer, body: body, form: form, to: socket, pool: .shared,
+                              dontWait: dontWait)) == .sent
         }
     }
 

@@ -76,3 +76,11 @@ enum ControlVerb: UInt8, Sendable {
 
     var frame: [UInt8] { [0, rawValue] }
 }
+
+/// `[\0 C][message frames]`, worker → Integration Manager: the message is a *published copy*
+/// (the worker runs the `@PUBLISH` step itself too). The IM publishes the frames after the
+/// marker; nobody subscribing to a copy is not an error, because the flow goes on at the worker,
+/// whereas a step handed to a service with no subscriber ends its flow with ``ErrorKind/noSubscriber``.
+enum CopyMarker {
+    static let verb: UInt8 = 0x43  // "C"
+}

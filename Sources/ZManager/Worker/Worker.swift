@@ -275,6 +275,8 @@ public final class Worker {
                 return try state.send(&inbound, prefix: prefix, keepBody: false, outbox: &outbox, to: toSubject, pool: pool)
             case .publishAndRunHere:
                 receipt([])
+                // A copy: the flow goes on here, so nobody hearing it is not an error at the IM.
+                try outbox.sendCopyMarker(to: toIntegrationManager)
                 try state.send(&inbound, prefix: prefix, keepBody: true, outbox: &outbox, to: toIntegrationManager, pool: pool)
             case .runHere:
                 break

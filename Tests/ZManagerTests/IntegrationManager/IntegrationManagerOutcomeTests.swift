@@ -6,7 +6,8 @@ import Testing
 @Suite("Integration Manager: what ends a flow")
 struct IntegrationManagerOutcomeTests {
     /// The definition, on a full parse: an ERROR in `zmanager_error`, or `done` with empty
-    /// source and context outside `completed_command`.
+    /// source and context outside `completed_command`; any other header outside the core's own
+    /// topics is a step for a service.
     static func reference(_ frame: [UInt8]) -> IntegrationManager.Outcome? {
         frame.withUnsafeBytes { bytes in
             guard let fields = try? WireHeader.parse(bytes) else { return nil }
@@ -17,7 +18,8 @@ struct IntegrationManagerOutcomeTests {
             }
             if text(.action) == "done", fields.source.isEmpty, fields.context.isEmpty,
                text(.config) != Topics.completedCommandConfig { return .result }
-            return nil
+            let own = [Topics.errorConfig, Topics.completedCommandConfig, Topics.controlConfig, Topics.asyncConfig]
+            return own.contains(text(.config)) ? nil : .step
         }
     }
 
@@ -25,7 +27,7 @@ struct IntegrationManagerOutcomeTests {
         Array(text.utf8).withUnsafeBytes { IntegrationManager.outcome(of: $0) }
     }
 
-    @Test("results, errors and everything else")
+    @Test("results, errors, steps and everything else")
     func examples() {
         #expect(Self.outcome("Echo~~~~done~id-1~body") == .result)
         #expect(Self.outcome("Echo~~~~done~~") == .result)
@@ -36,10 +38,14 @@ struct IntegrationManagerOutcomeTests {
         #expect(Self.outcome("zmanager_error~ERROR~Subject~Echo~draining~id~") == .refusal)
         #expect(Self.outcome("zmanager_error~NOTICE~Subject~Echo~async_unknown~id~") == nil)
         #expect(Self.outcome("completed_command~~~~done~id~") == nil)
-        #expect(Self.outcome("Echo~~Subject~Echo~Echo~id~") == nil)
-        #expect(Self.outcome("Echo~~x~~done~id~") == nil)
-        #expect(Self.outcome("Echo~~~x~done~id~") == nil)
-        #expect(Self.outcome("Echo~~~~donee~id~") == nil)
+        #expect(Self.outcome("Echo~~Subject~Echo~Echo~id~") == .step)
+        #expect(Self.outcome("Chain~PUBLISH~~Chain~Audit~id~body") == .step)
+        #expect(Self.outcome("Echo~~x~~done~id~") == .step)
+        #expect(Self.outcome("Echo~~~x~done~id~") == .step)
+        #expect(Self.outcome("Echo~~~~donee~id~") == .step)
+        #expect(Self.outcome("zmanager_control~PONG~~~~token~") == nil)
+        #expect(Self.outcome("zmanager_async~PARKED~Subject~Async~Finish~id~body") == nil)
+        #expect(Self.outcome("completed_command~~svc~Async~Finish~id~") == nil)
         #expect(Self.outcome("Echo~~~~done~id") == nil)      // no sixth `~`: not a header
         #expect(Self.outcome("Echo~~~~done~") == nil)
         #expect(Self.outcome("zmanager_error~ERROR~a~b~c") == nil)
@@ -51,7 +57,7 @@ struct IntegrationManagerOutcomeTests {
     func agreesWithTheDefinition() {
         var rng = SplitMix64(seed: 0x2026_1202)
         let pieces = ["", "~", "~~", "~~~", "done", "Echo", "ERROR", "NOTICE", Topics.errorConfig, "draining", "no_workers",
-                      Topics.completedCommandConfig, "x", "don", "one~", "~done~", "~~~done~", "id-42", "PUBLISH"]
+                      Topics.completedCommandConfig, Topics.controlConfig, Topics.asyncConfig, "x", "don", "one~", "~done~", "~~~done~", "id-42", "PUBLISH"]
         for _ in 0..<20_000 {
             var text = ""
             for _ in 0..<Int(rng.next() % 9) { text += pieces[Int(rng.next() % UInt64(pieces.count))] }

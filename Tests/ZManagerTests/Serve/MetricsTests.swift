@@ -117,6 +117,7 @@ struct MetricsTests {
         #expect(Self.sample(metrics, #"zmanager_errors_total{kind="unknown_flow"}"#) == 1)
         #expect(Self.sample(metrics, #"zmanager_errors_total{kind="no_workers"}"#) == 0)
         #expect(Self.sample(metrics, "zmanager_handler_calls_total") == Double(count))
+        #expect(Self.sample(metrics, "zmanager_publish_dropped_total") == 0)
         #expect(Self.sample(metrics, "zmanager_worker_threads_running") == 2)
         #expect(Self.sample(metrics, "zmanager_flows_in_flight") == 0)
         #expect((Self.sample(metrics, #"zmanager_messages_received_total{role="subject"}"#) ?? 0) >= Double(count + 1))
