@@ -81,6 +81,10 @@ extension MetricsExporter {
                 help: "Error messages a role could not send (the send threw): no service sees them.") {
             s.errorsNotSent.load(ordering: .relaxed)
         }
+        counter("zmanager_late_messages_dropped_total",
+                help: "Messages of flows ended by their deadline (flow_timeout), dropped by the Integration Manager.") {
+            s.lateMessagesDropped.load(ordering: .relaxed)
+        }
         counter("zmanager_publish_dropped_total",
                 help: "Messages the Integration Manager could not publish because a subscriber of their topic was full.") {
             s.publishDropped.load(ordering: .relaxed)

@@ -30,6 +30,11 @@ public final class IntegrationManager {
     /// How many messages pass between reads of the XPUB's subscription messages when no step
     /// needs them sooner: they queue inside libzmq until read.
     static let subscriptionReadInterval = 1_024
+    /// The flows' deadlines (``RoleLimits/flowTimeout``), shared with the Subject; nil: none.
+    let flowDeadlines: FlowDeadlines?
+    /// How often, at most, the IM looks for flows past their deadline (the IM's thread only).
+    static let deadlineCheckInterval: Duration = .milliseconds(10)
+    var nextDeadlineCheck = ContinuousClock.now
     /// The endpoints actually bound (wildcard ports resolved).
     public let pullEndpoint: String
     public let pubEndpoint: String
@@ -37,9 +42,10 @@ public final class IntegrationManager {
     let logger: Logger
 
     public init(context: Context, pullEndpoint: String, pubEndpoint: String,
-                limits: RoleLimits = RoleLimits(), statistics: CoreStatistics,
+                limits: RoleLimits = RoleLimits(), statistics: CoreStatistics, flowDeadlines: FlowDeadlines? = nil,
                 logger: Logger = Logger(label: "zmanager")) throws(ZMQError) {
         self.logger = RoleLog.logger(logger, role: "integration_manager")
+        self.flowDeadlines = flowDeadlines
         pull = try Socket(context, .pull)
         try pull.applyReceiveLimits(limits)
         // Idle, the IM wakes up to read subscription messages.
@@ -73,6 +79,7 @@ public final class IntegrationManager {
                     untilSubscriptions = Self.subscriptionReadInterval
                     try readSubscriptions(&scratch)
                 }
+                if flowDeadlines != nil { expireFlows() }
                 guard try pull.receive(into: &frame) == .received else {
                     try readSubscriptions(&scratch)
                     continue
@@ -91,6 +98,9 @@ public final class IntegrationManager {
                 let size = two ? firstSize + second.count : firstSize
                 if size > limits.maxMessageSize {
                     try refuseOversized(&frame, size, more: two && second.more)
+                    continue
+                }
+                if flowDeadlines != nil, outcome != nil, outcome != .refusal, try isLate(&frame, step: outcome == .step, more: two && second.more, &scratch) {
                     continue
                 }
                 switch outcome {
@@ -132,6 +142,43 @@ public final class IntegrationManager {
         pub.close()
     }
 
+    /// With deadlines: whether the message belongs to a flow ended by its deadline already (then
+    /// its other frames are read, it is dropped and counted); for a result or an error, the flow
+    /// ends here otherwise.
+    private func isLate(_ first: inout Message, step: Bool, more: Bool, _ scratch: inout Message) throws(ZMQError) -> Bool {
+        guard let flowDeadlines else { return false }
+        let id = first.withUnsafeBytes { bytes in (try? WireHeader.parse(bytes)).map { $0.string(.id, in: bytes) } ?? "" }
+        let late = step ? flowDeadlines.isTimedOut(id: id) : !flowDeadlines.ended(id: id)
+        guard late else { return false }
+        var rest = more
+        while rest {
+            _ = try pull.receive(into: &scratch)
+            rest = scratch.more
+        }
+        statistics.lateMessagesDropped.add(1, ordering: .relaxed)
+        return true
+    }
+
+    /// Ends the flows past their deadline with ``ErrorKind/flowTimeout`` (at most every
+    /// ``deadlineCheckInterval``: one clock read per message while deadlines are on).
+    private func expireFlows() {
+        guard let flowDeadlines else { return }
+        let now = ContinuousClock.now
+        guard now >= nextDeadlineCheck else { return }
+        nextDeadlineCheck = now + Self.deadlineCheckInterval
+        for flow in flowDeadlines.expire(now: now) {
+            statistics.errors.add(1, ordering: .releasing)
+            statistics.errorsByKind.add(.flowTimeout)
+            if Outbound.sendError(.flowTimeout, role: "Integration Manager", flow: flow.flow, id: flow.id,
+                                  text: "the flow did not end within \(flowDeadlines.timeout) of its start", form: flow.form,
+                                  to: pub, encodeBody: formAwareErrorBody, dontWait: true) {
+                statistics.published.add(1, ordering: .relaxed)
+            } else {
+                statistics.errorsNotSent.add(1, ordering: .relaxed)
+            }
+        }
+    }
+
     /// Reads every subscription message the XPUB holds into ``subscriptions``.
     private func readSubscriptions(_ scratch: inout Message) throws(ZMQError) {
         while try pub.receive(into: &scratch, dontWait: true) == .received {
@@ -164,7 +211,10 @@ public final class IntegrationManager {
             _ = try pull.receive(into: &scratch)
             rest = scratch.more
         }
-        if endsFlow { statistics.errors.add(1, ordering: .releasing) }
+        if endsFlow {
+            statistics.errors.add(1, ordering: .releasing)
+            _ = flowDeadlines?.ended(id: id)
+        }
         statistics.errorsByKind.add(kind)
         let text: String
         if kind == .noSubscriber {
@@ -206,6 +256,7 @@ public final class IntegrationManager {
             statistics.errorsNotSent.add(1, ordering: .relaxed)
         }
         statistics.errors.add(1, ordering: .releasing)
+        _ = flowDeadlines?.ended(id: id)
         statistics.errorsByKind.add(.oversized)
         statistics.published.add(1, ordering: .relaxed)
     }

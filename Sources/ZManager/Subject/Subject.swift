@@ -56,26 +56,29 @@ public final class Subject {
     public let workerEndpoint: String
     /// Metadata `role=subject`; cold paths only (``RoleLog``).
     let logger: Logger
+    /// Where started flows are recorded when flows have a deadline (``RoleLimits/flowTimeout``).
+    let flowDeadlines: FlowDeadlines?
 
     public convenience init(
         context: Context, frontEndpoint: String, workerEndpoint: String, integrationManager: String,
         routing: RoutingTable, limits: RoleLimits = RoleLimits(), async: AsyncOptions = AsyncOptions(),
         dispatch: DispatchOptions = DispatchOptions(), intake: IntakeControl = IntakeControl(), statistics: CoreStatistics,
-        logger: Logger = Logger(label: "zmanager")
+        flowDeadlines: FlowDeadlines? = nil, logger: Logger = Logger(label: "zmanager")
     ) throws(ZMQError) {
         try self.init(context: context, frontEndpoint: frontEndpoint, workerEndpoint: workerEndpoint,
                       integrationManager: integrationManager, routing: routing, limits: limits, async: async,
                       dispatch: dispatch, intake: intake, statistics: statistics, errorBody: formAwareErrorBody,
-                      logger: logger)
+                      flowDeadlines: flowDeadlines, logger: logger)
     }
 
     init(
         context: Context, frontEndpoint: String, workerEndpoint: String, integrationManager: String,
         routing: RoutingTable, limits: RoleLimits, async: AsyncOptions, dispatch: DispatchOptions = DispatchOptions(),
         intake: IntakeControl = IntakeControl(), statistics: CoreStatistics, errorBody: @escaping ErrorBodyEncoder,
-        logger: Logger = Logger(label: "zmanager")
+        flowDeadlines: FlowDeadlines? = nil, logger: Logger = Logger(label: "zmanager")
     ) throws(ZMQError) {
         self.intake = intake
+        self.flowDeadlines = flowDeadlines
         self.logger = RoleLog.logger(logger, role: "subject")
         front = try Socket(context, .pull)
         try front.applyReceiveLimits(limits)
@@ -302,6 +305,9 @@ public final class Subject {
                             "the node is stopping and starts no new flows", form: inbound.form)
             }
             statistics.flowsStarted.add(1, ordering: .relaxed)
+            if let flowDeadlines {
+                flowDeadlines.started(id: inbound.idString, flow: inbound.flowString, form: inbound.form, now: .now)
+            }
             guard let position = positions.position(of: inbound, in: router.routing.flows),
                   let next = router.next(after: position)
             else { return unknown(&inbound) }

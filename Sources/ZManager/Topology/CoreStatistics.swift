@@ -60,6 +60,9 @@ public final class CoreStatistics: Sendable {
     /// Messages the Integration Manager could not publish because a subscriber of their topic
     /// was at its high-water mark (``ErrorKind/subscriberFull``). Written on that path only.
     public let publishDropped = Atomic<Int>(0)
+    /// Messages of flows that had ended with ``ErrorKind/flowTimeout`` (a late result, error or
+    /// step), which the Integration Manager dropped.
+    public let lateMessagesDropped = Atomic<Int>(0)
     /// Error messages a role (Subject, worker, Integration Manager) could not send: the send
     /// threw (or, at the Integration Manager, a subscriber of the error topic was full), so no
     /// service will see them. Written on error paths only, by any role thread.

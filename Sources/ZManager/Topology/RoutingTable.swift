@@ -57,6 +57,11 @@ public struct RoleLimits: Sendable {
     /// libzmq's queues are bounded in messages only, so this and ``maxMessageSize`` are what
     /// bounds memory in bytes.
     public var heldBytes: Int = 256 << 20
+    /// How long a flow may take from its start at the Subject to its result or error; past it
+    /// the Integration Manager ends it with ``ErrorKind/flowTimeout`` and drops whatever the flow
+    /// sends later (``FlowDeadlines``). Nil (the default): flows have no deadline and cost
+    /// nothing to track.
+    public var flowTimeout: Duration?
     public init() {}
 
     /// The frame size past which libzmq itself refuses a tcp or ipc peer's frame, closing its

@@ -65,12 +65,19 @@ public struct ServeConfiguration: Sendable {
         config.deployment = Deployment(rawValue: try workers["deployment"].choice(Deployment.allCases.map(\.rawValue), default: "threads"))!
 
         let limits = root["limits"]
-        try limits.expectMapping(allowed: ["high_water_mark", "max_message_size", "max_id_length", "held_bytes", "dispatch_timeout"])
+        try limits.expectMapping(allowed: ["high_water_mark", "max_message_size", "max_id_length", "held_bytes", "dispatch_timeout",
+                                           "flow_timeout"])
         config.limits.highWaterMark = try limits["high_water_mark"].int(default: config.limits.highWaterMark, in: 1...10_000_000)
         config.limits.maxMessageSize = try limits["max_message_size"].int(default: config.limits.maxMessageSize, in: 64...(1 << 31))
         config.limits.maxIDLength = try limits["max_id_length"].int(default: config.limits.maxIDLength, in: 1...65_536)
         config.limits.heldBytes = try limits["held_bytes"].int(default: config.limits.heldBytes, in: (1 << 20)...(1 << 40))
         config.limits.dispatchTimeout = try limits["dispatch_timeout"].duration(default: config.limits.dispatchTimeout)
+        let flowTimeout = limits["flow_timeout"]
+        if flowTimeout.isPresent {
+            let value = try flowTimeout.duration(default: .zero)
+            guard value > .zero else { throw flowTimeout.error("expected a positive duration such as 30s, found \(value)") }
+            config.limits.flowTimeout = value
+        }
 
         let async = root["async"]
         try async.expectMapping(allowed: ["timeout", "capacity", "early_answer_window", "early_answer_capacity"])

@@ -100,13 +100,14 @@ public final class ZManagerNode: @unchecked Sendable {
         routing = RoutingTable(flows: flows)
         dispatch = options.dispatch
         do {
+            let deadlines = options.limits.flowTimeout.map { FlowDeadlines(timeout: $0) }
             let im = try IntegrationManager(context: context, pullEndpoint: endpoints.integrationManagerPull,
                                             pubEndpoint: endpoints.integrationManagerPub, limits: options.limits,
-                                            statistics: statistics, logger: options.logger)
+                                            statistics: statistics, flowDeadlines: deadlines, logger: options.logger)
             let subject = try Subject(context: context, frontEndpoint: endpoints.subjectFront,
                                       workerEndpoint: endpoints.subjectWorkers, integrationManager: im.pullEndpoint,
                                       routing: routing, limits: options.limits, async: options.async, dispatch: options.dispatch,
-                                      intake: intake, statistics: statistics, logger: options.logger)
+                                      intake: intake, statistics: statistics, flowDeadlines: deadlines, logger: options.logger)
             self.endpoints = Endpoints(subjectFront: subject.frontEndpoint, subjectWorkers: subject.workerEndpoint,
                                        integrationManagerPull: im.pullEndpoint, integrationManagerPub: im.pubEndpoint)
             threads.append(SocketThread.start(name: "zm-im") { im.run() })

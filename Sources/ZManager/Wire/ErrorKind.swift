@@ -41,6 +41,9 @@ public enum ErrorKind: String, Sendable, CaseIterable {
     /// Manager could not publish it to anyone (`ZMQ_XPUB_NODROP`); it is dropped and counted
     /// (``CoreStatistics/publishDropped``). A dropped step ends its flow.
     case subscriberFull = "subscriber_full"
+    /// The flow did not end within ``RoleLimits/flowTimeout`` of its start: the Integration
+    /// Manager ends it, and drops its result or error should one come later.
+    case flowTimeout = "flow_timeout"
 
     /// Whether the error ends the message's flow. Every kind does except
     /// ``asyncUnknown``: that flow already ended (expired or answered) or never existed.

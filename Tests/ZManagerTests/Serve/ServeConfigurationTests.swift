@@ -35,6 +35,16 @@ struct ServeConfigurationTests {
         #expect(ListenAddress("1.2.3:80") == nil && ListenAddress("1.2.3.256:80") == nil && ListenAddress("1.2.3.4") == nil)
     }
 
+    @Test func flowsHaveADeadlineOnlyWhenOneIsSet() throws {
+        try withTemporaryDirectory(files: ["flows.ini": Self.flows]) { directory in
+            let none = try ServeConfiguration.parse("flows: flows.ini\n", file: directory + "/zmanager.yaml")
+            #expect(none.limits.flowTimeout == nil)
+            let set = try ServeConfiguration.parse("flows: flows.ini\nlimits:\n  flow_timeout: 1.5s\n",
+                                                   file: directory + "/zmanager.yaml")
+            #expect(set.limits.flowTimeout == .milliseconds(1_500))
+        }
+    }
+
     @Test func withoutDispatchKeysDispatchIsFast() throws {
         try withTemporaryDirectory(files: ["flows.ini": Self.flows]) { directory in
             let config = try ServeConfiguration.parse("flows: flows.ini\n", file: directory + "/zmanager.yaml")
@@ -54,6 +64,8 @@ struct ServeConfigurationTests {
         ("metrics:\n  listen: example.com:80\n", "found \"example.com:80\""),
         ("metrics:\n  port: 80\n", "zmanager.yaml:3: metrics.port: unknown key"),
         ("log_level: loud\n", "zmanager.yaml:2: log_level: expected one of trace, debug, info, notice, warning, error, critical, found \"loud\""),
+        ("limits:\n  flow_timeout: 0s\n", "zmanager.yaml:3: limits.flow_timeout: expected a positive duration such as 30s, found 0"),
+        ("limits:\n  flow_timeout: soon\n", "zmanager.yaml:3: limits.flow_timeout: expected a duration such as 250ms"),
     ])
     func badDispatchKeysNameFileLineAndExpectation(text: String, message: String) throws {
         try withTemporaryDirectory(files: ["flows.ini": Self.flows]) { directory in

@@ -1,0 +1,150 @@
+import Synchronization
+
+/// Every started flow's deadline (``RoleLimits/flowTimeout``): the Subject records a flow when
+/// it starts one, the Integration Manager ends it when the flow's result or error passes, and
+/// once the deadline is past the IM ends the flow itself with ``ErrorKind/flowTimeout``. A result
+/// or error that comes after that is dropped, so a service sees one end per flow.
+///
+/// Only the Subject sees a flow start and only the IM sees every end, and they run on two
+/// threads of one process (in every deployment the workers are what moves out), so the table is
+/// shared under a lock. That costs a lock, a dictionary update and an allocation for the id on
+/// each side of every flow, which is why deadlines are off unless the configuration sets one;
+/// with them off a role pays one `nil` check per flow.
+///
+/// Flows are keyed by id as the error messages carry it (``Outbound/sanitize(_:)``: at most 200
+/// characters). Deadlines are monotonic in start order, so expiry looks at the oldest starts only.
+public final class FlowDeadlines: Sendable {
+    /// A flow the IM ended at its deadline.
+    struct Expired: Equatable {
+        let id: String
+        let flow: String
+        let form: WireForm
+    }
+
+    private struct Start {
+        let id: String
+        let flow: String
+        let form: WireForm
+        let deadline: ContinuousClock.Instant
+    }
+
+    private struct State {
+        /// Open flows by id (ids may repeat: how many are open under it).
+        var open: [String: Int] = [:]
+        /// Starts, oldest first, from `head` on; entries of flows that ended since stay until
+        /// expiry passes them or a compaction drops them.
+        var starts: [Start] = []
+        var head = 0
+        /// Starts in `starts` whose flow ended already.
+        var ended = 0
+        /// Ids ended by their deadline, until another timeout has passed (late ends are dropped
+        /// meanwhile), oldest first from `timedOutHead`.
+        var timedOut: [String: Int] = [:]
+        var timedOutOrder: [(id: String, forgetAt: ContinuousClock.Instant)] = []
+        var timedOutHead = 0
+    }
+
+    public let timeout: Duration
+    private let state = Mutex(State())
+
+    public init(timeout: Duration) {
+        precondition(timeout > .zero, "a flow timeout must be positive")
+        self.timeout = timeout
+    }
+
+    /// The Subject started a flow.
+    func started(id: String, flow: String, form: WireForm, now: ContinuousClock.Instant) {
+        let key = Self.key(id)
+        state.withLock { state in
+            state.open[key, default: 0] += 1
+            state.starts.append(Start(id: key, flow: flow, form: form, deadline: now + timeout))
+        }
+    }
+
+    /// A result or error for `id` reached the IM. False when the flow was ended by its deadline
+    /// already: the message is late and is dropped, not counted again.
+    func ended(id: String) -> Bool {
+        let key = Self.key(id)
+        return state.withLock { state in
+            if let count = state.open[key] {
+                state.open[key] = count > 1 ? count - 1 : nil
+                state.ended += 1
+                Self.compactIfWorthIt(&state)
+                return true
+            }
+            return state.timedOut[key] == nil
+        }
+    }
+
+    /// Whether a message for `id` belongs to a flow ended by its deadline (a step still on its
+    /// way to a service, for example): it is dropped.
+    func isTimedOut(id: String) -> Bool {
+        let key = Self.key(id)
+        return state.withLock { $0.open[key] == nil && $0.timedOut[key] != nil }
+    }
+
+    /// Ends every open flow whose deadline is past and returns them; forgets timed-out ids one
+    /// timeout after their end.
+    func expire(now: ContinuousClock.Instant) -> [Expired] {
+        state.withLock { state in
+            var expired: [Expired] = []
+            while state.head < state.starts.count, state.starts[state.head].deadline <= now {
+                let start = state.starts[state.head]
+                state.head += 1
+                guard let count = state.open[start.id] else {
+                    state.ended -= 1
+                    continue
+                }
+                state.open[start.id] = count > 1 ? count - 1 : nil
+                expired.append(Expired(id: start.id, flow: start.flow, form: start.form))
+                state.timedOut[start.id, default: 0] += 1
+                state.timedOutOrder.append((start.id, now + timeout))
+            }
+            while state.timedOutHead < state.timedOutOrder.count, state.timedOutOrder[state.timedOutHead].forgetAt <= now {
+                let id = state.timedOutOrder[state.timedOutHead].id
+                state.timedOutHead += 1
+                if let count = state.timedOut[id] { state.timedOut[id] = count > 1 ? count - 1 : nil }
+            }
+            if state.timedOutHead > 1_024, state.timedOutHead * 2 > state.timedOutOrder.count {
+                state.timedOutOrder.removeFirst(state.timedOutHead)
+                state.timedOutHead = 0
+            }
+            if state.head > 1_024, state.head * 2 > state.starts.count {
+                state.starts.removeFirst(state.head)
+                state.head = 0
+            }
+            return expired
+        }
+    }
+
+    /// Flows open now (for tests and metrics).
+    var openCount: Int { state.withLock { $0.open.values.reduce(0, +) } }
+
+    /// Starts kept in memory, ended ones included (for tests: compaction keeps this near the
+    /// open flows, not all flows of the last timeout).
+    var keptStarts: Int { state.withLock { $0.starts.count - $0.head } }
+
+    /// When more than half the kept starts belong to ended flows, keeps only open flows' starts,
+    /// oldest first (for an id open n times, its n newest starts). Linear, at most once per
+    /// as many ends: constant per flow.
+    private static func compactIfWorthIt(_ state: inout State) {
+        let kept = state.starts.count - state.head
+        guard state.ended > 1_024, state.ended * 2 > kept else { return }
+        var remaining = state.open
+        var survivors: [Start] = []
+        survivors.reserveCapacity(kept - state.ended)
+        for start in state.starts[state.head...].reversed() {
+            guard let count = remaining[start.id] else { continue }
+            remaining[start.id] = count > 1 ? count - 1 : nil
+            survivors.append(start)
+        }
+        state.starts = survivors.reversed()
+        state.head = 0
+        state.ended = 0
+    }
+
+    /// The id as error messages carry it, so that an error's id finds its flow.
+    static func key(_ id: String) -> String {
+        id.utf8.count <= 200 ? id : Outbound.sanitize(id)
+    }
+}

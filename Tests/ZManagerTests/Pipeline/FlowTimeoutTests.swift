@@ -1,0 +1,111 @@
+import Dispatch
+import Foundation
+import Testing
+@testable import ZManager
+
+/// `limits.flow_timeout`: a flow that does not end in time ends with `flow_timeout` from the
+/// Integration Manager, and what it sends later is dropped, so a service sees one end per flow.
+@Suite("Flow deadlines: every flow ends in a result or an error")
+struct FlowTimeoutTests {
+    static let flows = """
+        [Echo]
+        ?Echo?Push
+        Subject?Echo?Echo
+        ??done
+
+        [Slow]
+        ?Slow?Push
+        Subject?Slow?Wait
+        ??done
+        """
+
+    /// A handler that holds its step until the test opens the gate (bounded: 10 s at most).
+    static func pipeline(_ transport: TestTransport, timeout: Duration, gate: DispatchSemaphore) throws -> TestPipeline {
+        var handlers = HandlerRegistry.withBuiltins
+        handlers.register("test.wait") { _, _ in _ = gate.wait(timeout: .now() + 10) }
+        var options = ZManagerNode.Options()
+        options.limits.flowTimeout = timeout
+        let pipeline = try TestPipeline(transport: transport, flows: flows,
+                                        mapping: "[actionmapping]\n??Echo = zmanager.builtin.echo\n??Wait = test.wait\n",
+                                        handlers: handlers, options: options)
+        try pipeline.subscribe(Topics.resultPrefix(flow: "Echo"))
+        try pipeline.subscribe(Topics.resultPrefix(flow: "Slow"))
+        return pipeline
+    }
+
+    @Test(arguments: [TestTransport.inproc, .tcp])
+    func aFlowPastItsDeadlineEndsWithFlowTimeoutAndItsLateResultIsDropped(transport: TestTransport) throws {
+        let gate = DispatchSemaphore(value: 0)
+        let pipeline = try Self.pipeline(transport, timeout: .milliseconds(300), gate: gate)
+        defer { pipeline.stop() }
+        let statistics = pipeline.node.statistics
+
+        // A flow that ends in time is not touched by its deadline.
+        let quick = try #require(try pipeline.roundTrip(flow: "Echo", body: "in time"))
+        #expect(quick.isResult && quick.text == "in time")
+
+        // The slow one: its handler holds the step past the deadline.
+        let id = "slow-\(transport)"
+        try pipeline.client.push(flow: "Slow", id: id, body: Array("late".utf8))
+        let timedOut = try #require(try pipeline.receive { $0.id == id }, "the flow ends")
+        #expect(timedOut.errorKind == .flowTimeout, "\(timedOut.text)")
+        #expect(statistics.errorsByKind[.flowTimeout] == 1, "only the slow flow timed out, not the quick one before it")
+        #expect(statistics.inFlight == 0)
+
+        // Released, the handler's result reaches the IM, which drops it.
+        gate.signal()
+        let clock = ContinuousClock()
+        let deadline = clock.now + .seconds(10)
+        while statistics.lateMessagesDropped.load(ordering: .relaxed) == 0, clock.now < deadline {
+            try #require(try pipeline.client.waitUntilConnected())
+        }
+        #expect(statistics.lateMessagesDropped.load(ordering: .relaxed) == 1)
+        try #require(try pipeline.client.waitUntilConnected())
+        while let delivery = try pipeline.client.receive(timeout: .milliseconds(10)) {
+            #expect(delivery.id != id, "the late result reached the service")
+        }
+        #expect(statistics.inFlight == 0)
+        #expect(statistics.results.load(ordering: .relaxed) == 1)
+    }
+
+    @Test("deadlines in start order, repeated ids, late ends, forgetting and compaction")
+    func theTable() {
+        let deadlines = FlowDeadlines(timeout: .seconds(1))
+        let start = ContinuousClock.now
+        deadlines.started(id: "a", flow: "F", form: .single, now: start)
+        deadlines.started(id: "b", flow: "F", form: .split, now: start + .milliseconds(100))
+        deadlines.started(id: "a", flow: "G", form: .split, now: start + .milliseconds(200))
+        #expect(deadlines.openCount == 3)
+        #expect(deadlines.expire(now: start + .milliseconds(999)).isEmpty)
+        #expect(deadlines.ended(id: "b"))
+        // "a" is open twice: the oldest start expires first, as the flow that ran longest.
+        #expect(deadlines.expire(now: start + .milliseconds(1_150)) == [.init(id: "a", flow: "F", form: .single)])
+        #expect(deadlines.ended(id: "a"), "the second flow under the id is still open")
+        #expect(!deadlines.ended(id: "a"), "a late end of the flow that timed out")
+        #expect(deadlines.isTimedOut(id: "a"))
+        #expect(deadlines.expire(now: start + .milliseconds(1_300)).isEmpty, "nothing open is left")
+        #expect(deadlines.ended(id: "unknown"), "an end no start was recorded for is counted as before")
+        // One timeout after its end, the timed-out id is forgotten.
+        _ = deadlines.expire(now: start + .milliseconds(2_200))
+        #expect(!deadlines.isTimedOut(id: "a"))
+        #expect(deadlines.openCount == 0)
+
+        // Ended flows' starts do not pile up for a whole timeout.
+        let busy = FlowDeadlines(timeout: .seconds(60))
+        for i in 0..<10_000 {
+            busy.started(id: "f\(i)", flow: "F", form: .single, now: start)
+            if i % 100 != 0 { #expect(busy.ended(id: "f\(i)")) }
+        }
+        #expect(busy.openCount == 100)
+        #expect(busy.keptStarts <= 2 * 1_024 + 200, "kept \(busy.keptStarts)")
+        let expired = busy.expire(now: start + .seconds(61))
+        #expect(expired.count == 100 && expired.first?.id == "f0" && expired.last?.id == "f9900")
+    }
+
+    @Test func idsAreMatchedAsErrorsCarryThem() {
+        let long = String(repeating: "x", count: 250)
+        #expect(FlowDeadlines.key(long) == Outbound.sanitize(long))
+        #expect(FlowDeadlines.key(long).count == 200)
+        #expect(FlowDeadlines.key("uuid") == "uuid")
+    }
+}
