@@ -48,8 +48,9 @@ public final class IntegrationManager {
         self.flowDeadlines = flowDeadlines
         pull = try Socket(context, .pull)
         try pull.applyReceiveLimits(limits)
-        // Idle, the IM wakes up to read subscription messages.
-        try pull.setReceiveTimeout(.milliseconds(100))
+        // Idle, the IM wakes up to read subscription messages (and, with deadlines, to end
+        // the flows past theirs).
+        try pull.setReceiveTimeout(flowDeadlines == nil ? .milliseconds(100) : Self.deadlineCheckInterval)
         try pull.bind(pullEndpoint)
         pub = try Socket(context, .xpub)
         try pub.setSendHighWaterMark(limits.highWaterMark)
@@ -250,15 +251,22 @@ public final class IntegrationManager {
             _ = try pull.receive(into: &scratch)
             rest = scratch.more
         }
-        if !Outbound.sendError(.oversized, role: "Integration Manager", flow: flow, id: id,
-                               text: "message of \(size) bytes exceeds the limit of \(limits.maxMessageSize)", form: form,
-                               to: pub, encodeBody: formAwareErrorBody) {
+        if let flowDeadlines, !flowDeadlines.ended(id: id) {
+            // Its flow ended by its deadline already: a second end would reach the service.
+            statistics.lateMessagesDropped.add(1, ordering: .relaxed)
+            return
+        }
+        // Without waiting, as every send of the IM's own: with NODROP a full subscriber of the
+        // error topic would block the IM.
+        if Outbound.sendError(.oversized, role: "Integration Manager", flow: flow, id: id,
+                              text: "message of \(size) bytes exceeds the limit of \(limits.maxMessageSize)", form: form,
+                              to: pub, encodeBody: formAwareErrorBody, dontWait: true) {
+            statistics.published.add(1, ordering: .relaxed)
+        } else {
             statistics.errorsNotSent.add(1, ordering: .relaxed)
         }
         statistics.errors.add(1, ordering: .releasing)
-        _ = flowDeadlines?.ended(id: id)
         statistics.errorsByKind.add(.oversized)
-        statistics.published.add(1, ordering: .relaxed)
     }
 
     /// What ends a flow, as the drain counts it.
