@@ -13,7 +13,7 @@ struct ServeCommand: ParsableCommand {
         abstract: "Run Subject, Integration Manager and workers from a configuration file until SIGINT/SIGTERM.",
         discussion: """
             Prints one line 'ready subject=… workers=… integration_manager_pull=… integration_manager_pub=…' \
-            with the bound endpoints once serving, and 'drained=… results=… errors=… in_flight=… redelivered=… workers_lost=… worker_restarts=…' \
+            with the bound endpoints once serving, and 'drained=… results=… errors=… in_flight=… redelivered=… workers_lost=… worker_restarts=… publish_dropped=… flow_timeouts=…' \
             on the way out. Worker processes (workers.deployment: processes) that exit are restarted with a backoff. \
             See examples/serve/zmanager.yaml for the configuration keys.
             """
@@ -70,7 +70,9 @@ struct ServeCommand: ParsableCommand {
         print("drained=\(drained) signal=\(signal) flows_started=\(stats.flowsStarted.load(ordering: .relaxed)) "
               + "results=\(stats.results.load(ordering: .relaxed)) errors=\(stats.errors.load(ordering: .relaxed)) "
               + "in_flight=\(stats.inFlight) redelivered=\(stats.redelivered.load(ordering: .relaxed)) "
-              + "workers_lost=\(stats.workersLost.load(ordering: .relaxed)) worker_restarts=\(supervisor.restarts)")
+              + "workers_lost=\(stats.workersLost.load(ordering: .relaxed)) worker_restarts=\(supervisor.restarts) "
+              + "publish_dropped=\(stats.publishDropped.load(ordering: .relaxed)) "
+              + "flow_timeouts=\(stats.errorsByKind[.flowTimeout])")
         fflush(nil)
         if !drained { throw ExitCode(3) }
     }

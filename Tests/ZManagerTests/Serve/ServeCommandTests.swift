@@ -317,6 +317,7 @@ struct ServeCommandTests {
         #expect((fields["workers_lost"] ?? 0) >= 1, "\(summary)")
         #expect((fields["redelivered"] ?? 0) >= 1, "the lost worker held steps: \(summary)")
         #expect(fields["worker_restarts"] == (fault == .kill ? 1 : 0), "\(summary)")
+        #expect(fields["publish_dropped"] == 0 && fields["flow_timeouts"] == 0, "\(summary)")
         if fault == .kill {
             #expect(server.output.text.withLock { $0 }.contains("worker p1 exited (signal 9); restarting it in"))
         }
