@@ -161,4 +161,15 @@ import Testing
         let keyError = decodeResult(keys).failure
         #expect(keyError?.kind == .hashingBudgetExceeded)
     }
+
+    /// Frozensets nested n deep: building level k hashes the k levels below it, n²/2 in all for
+    /// 2n + 3 bytes. At the depth limit that is refused (it cost 0.4 s under AddressSanitizer when
+    /// the budget did not follow the input); a few hundred levels still decode.
+    @Test func deeplyNestedSetsCannotHashEveryLevelBelowEachLevel() {
+        func nested(_ n: Int) -> [UInt8] {
+            [0x80, 4] + [UInt8](repeating: 0x28, count: n) + [UInt8](repeating: 0x91, count: n) + [0x2E]
+        }
+        #expect(decodeResult(nested(1000)).failure?.kind == .hashingBudgetExceeded)
+        #expect(decodeResult(nested(200)).failure == nil)
+    }
 }
