@@ -279,10 +279,8 @@ extension PickleValue: Hashable {
             hasher.combine(sum)
         case .set(let elements), .frozenset(let elements):
             hasher.combine(self.isFrozen ? 11 as UInt8 : 10 as UInt8)
-            let unique = PickleValue.uniqueElements(elements)
-            var sum = 0
-            for element in unique { sum &+= element.hashValue }
-            hasher.combine(unique.count)
+            let (count, sum) = PickleValue.uniqueHashSum(elements)
+            hasher.combine(count)
             hasher.combine(sum)
         }
     }
@@ -313,10 +311,22 @@ extension PickleValue: Hashable {
     }
 
     /// The elements a Python set built from `elements` would hold.
-    static func uniqueElements(_ elements: [PickleValue]) -> [PickleValue] {
-        if elements.count < 2 { return elements }
-        var seen = Swift.Set<PickleValue>(minimumCapacity: elements.count)
-        return elements.filter { seen.insert($0).inserted }
+    /// The number of distinct elements and the sum of their hashes (order-insensitive, as a
+    /// set's hash must be), hashing each element once. Deduplicating through a `Set` and then
+    /// summing hashed every element twice, so each level of nested sets doubled the work of the
+    /// level below: a 1 KiB pickle of nested frozensets took 0.9 s to hash (found by Fuzz/).
+    static func uniqueHashSum(_ elements: [PickleValue]) -> (count: Int, sum: Int) {
+        if elements.count < 2 { return (elements.count, elements.first?.hashValue ?? 0) }
+        var distinct: [Int: [Int]] = [:]  // hash → indices of the distinct elements with it
+        var count = 0, sum = 0
+        for (index, element) in elements.enumerated() {
+            let hash = element.hashValue
+            if let same = distinct[hash], same.contains(where: { elements[$0] == element }) { continue }
+            distinct[hash, default: []].append(index)
+            count += 1
+            sum &+= hash
+        }
+        return (count, sum)
     }
 
     private static func mappingsEqual(
