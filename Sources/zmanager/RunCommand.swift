@@ -26,12 +26,19 @@ struct RunCommand: ParsableCommand {
     @Flag(name: .shortAndLong, help: "No progress display.")
     var quiet = false
 
+    @Flag(help: "Print the expanded matrix (every point and what it runs) and the estimated time, then stop.")
+    var dryRun = false
+
     func run() throws {
         let loaded: Scenario
         do {
             loaded = try ScenarioFile.load(path: scenario)
         } catch {
             throw ValidationError(error.description)
+        }
+        if dryRun {
+            print(ScenarioPlan(loaded).text)
+            return
         }
         var runner = ScenarioRunner(scenario: loaded, executable: URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath())
         runner.allocator = Allocator.name
