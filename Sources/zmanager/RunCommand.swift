@@ -29,10 +29,15 @@ struct RunCommand: ParsableCommand {
     @Flag(help: "Print the expanded matrix (every point and what it runs) and the estimated time, then stop.")
     var dryRun = false
 
+    @Option(name: .customLong("set"), help: ArgumentHelp(
+        "Override a scenario key, e.g. --set load.in_flight=100 --set matrix.topology.transport=[ipc] (repeatable).",
+        valueName: "key.path=value"))
+    var overrides: [String] = []
+
     func run() throws {
         let loaded: Scenario
         do {
-            loaded = try ScenarioFile.load(path: scenario)
+            loaded = try ScenarioFile.load(path: scenario, overrides: overrides)
         } catch {
             throw ValidationError(error.description)
         }

@@ -1,3 +1,5 @@
+import Foundation
+import ZManager
 import Testing
 @testable import ZManagerHarness
 
@@ -47,5 +49,69 @@ struct ScenarioPlanTests {
         #expect(ScenarioPlan.clock(0) == "0:00")
         #expect(ScenarioPlan.clock(75.2) == "1:16")
         #expect(ScenarioPlan.clock(3_725) == "1:02:05")
+    }
+}
+
+@Suite("Scenario overrides: zmanager run --set")
+struct ScenarioOverrideTests {
+    static let text = """
+        load:
+          model: closed
+          in_flight: 10
+        repeats: 3
+        matrix:
+          topology.transport: [ipc, tcp]
+        """
+
+    @Test func overridesReplaceAndAddKeysAndMatrixAxes() throws {
+        let scenario = try ScenarioFile.parse(Self.text, file: "s.yaml", overrides: [
+            "load.in_flight=250", "repeats=1", "topology.workers=4", "matrix.topology.transport=[inproc]",
+        ])
+        #expect(scenario.repeats == 1)
+        #expect(scenario.points.count == 1)
+        #expect(scenario.points[0].transport == .inproc)
+        #expect(scenario.points[0].workers == 4)
+        #expect(scenario.points[0].load == .closed(inFlight: 250))
+        #expect(scenario.overrides.count == 4)
+        // Without overrides the file reads as before.
+        let plain = try ScenarioFile.parse(Self.text, file: "s.yaml")
+        #expect(plain.points.count == 2 && plain.points[0].load == .closed(inFlight: 10) && plain.overrides.isEmpty)
+    }
+
+    @Test(arguments: [
+        ("load.in_fligt=5", "--set load.in_fligt=5: load.in_fligt: unknown key; expected one of model, in_flight, rate, to"),
+        ("topology.workers=two", "--set topology.workers=two: topology.workers: expected an integer from 1 to 64, found \"two\""),
+        ("repeats", "--set repeats: expected KEY.PATH=VALUE, e.g. load.in_flight=100"),
+        ("repeats=", "--set repeats=: repeats: expected a value after '='"),
+        ("load..model=open", "--set load..model=open: expected KEY.PATH=VALUE"),
+        ("repeats.x=1", "--set repeats.x=1: repeats: is not a mapping, so it has no key x"),
+        ("matrix.topology.transport=[udp]", "--set matrix.topology.transport=[udp]: matrix.topology.transport[0]: expected one of inproc, ipc, tcp"),
+    ])
+    func badOverridesNameTheArgument(argument: String, message: String) {
+        let error = #expect(throws: ConfigurationError.self) {
+            try ScenarioFile.parse(Self.text, file: "s.yaml", overrides: [argument])
+        }
+        let description = error.map { "\($0)" } ?? ""
+        #expect(description.hasPrefix(message), "got: \(description)")
+    }
+
+    @Test func anErrorInTheFileStillNamesItsLine() {
+        let error = #expect(throws: ConfigurationError.self) {
+            try ScenarioFile.parse(Self.text + "\nphases:\n  warmup: soon\n", file: "s.yaml", overrides: ["repeats=2"])
+        }
+        #expect(error.map { "\($0)" }?.hasPrefix("s.yaml:8: phases.warmup:") == true, "\(error.map { "\($0)" } ?? "")")
+    }
+
+    @Test func overridesArePartOfTheHash() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("plan-\(UInt64.random(in: 0...UInt64.max))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("s.yaml").path
+        try Self.text.write(toFile: path, atomically: true, encoding: .utf8)
+        let plain = try ScenarioFile.load(path: path)
+        let again = try ScenarioFile.load(path: path)
+        let changed = try ScenarioFile.load(path: path, overrides: ["repeats=1"])
+        #expect(plain.hash == again.hash)
+        #expect(plain.hash != changed.hash)
     }
 }

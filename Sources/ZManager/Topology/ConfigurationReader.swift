@@ -29,6 +29,9 @@ public struct ConfigurationReader {
     let node: Node?
     public let keyPath: String
     let line: Int?
+    /// Key paths set on the command line (`--set`), with the argument that set each: an error
+    /// under one names that argument instead of a line of the file.
+    let overrides: [String: String]
 
     /// Parses `text` (the contents of `file`).
     public init(yaml text: String, file: String) throws(ConfigurationError) {
@@ -42,13 +45,73 @@ public struct ConfigurationReader {
         self.file = file
         self.keyPath = ""
         self.line = node?.mark?.line
+        self.overrides = [:]
     }
 
-    private init(file: String, node: Node?, keyPath: String, line: Int?) {
+    /// Parses `text` and then applies `overrides`, each `KEY.PATH=VALUE` (VALUE is YAML: `100`,
+    /// `2s`, `[ipc, tcp]`), replacing or adding that key. In `matrix.…` the rest of the path is
+    /// one key (`matrix.topology.transport=[ipc]`). The result is checked as the file is, and an
+    /// error under an overridden key names the argument: `--set load.in_flight=x: load.in_flight: …`.
+    public init(yaml text: String, file: String, overrides arguments: [String]) throws(ConfigurationError) {
+        let parsed = try ConfigurationReader(yaml: text, file: file)
+        guard !arguments.isEmpty else {
+            self = parsed
+            return
+        }
+        var root = parsed.node ?? .mapping(Node.Mapping([]))
+        var origins: [String: String] = [:]
+        for argument in arguments {
+            let origin = "--set \(argument)"
+            guard let equals = argument.firstIndex(of: "="), equals != argument.startIndex else {
+                throw ConfigurationError(file: origin, line: nil, keyPath: "", message: "expected KEY.PATH=VALUE, e.g. load.in_flight=100")
+            }
+            var path = argument[..<equals].split(separator: ".", omittingEmptySubsequences: false).map(String.init)
+            if path.first == "matrix", path.count > 2 { path = ["matrix", path.dropFirst().joined(separator: ".")] }
+            guard !path.contains(where: \.isEmpty) else {
+                throw ConfigurationError(file: origin, line: nil, keyPath: "", message: "expected KEY.PATH=VALUE, e.g. load.in_flight=100")
+            }
+            let valueText = String(argument[argument.index(after: equals)...])
+            let value: Node?
+            do {
+                value = try Yams.compose(yaml: valueText)
+            } catch {
+                throw ConfigurationError(file: origin, line: nil, keyPath: path.joined(separator: "."), message: "not a valid YAML value: \(error)")
+            }
+            guard let value else {
+                throw ConfigurationError(file: origin, line: nil, keyPath: path.joined(separator: "."), message: "expected a value after '='")
+            }
+            root = try Self.setting(value, at: path[...], in: root, origin: origin, done: [])
+            origins[path.joined(separator: ".")] = origin
+        }
+        self.file = file
+        self.node = root
+        self.keyPath = ""
+        self.line = root.mark?.line
+        self.overrides = origins
+    }
+
+    private static func setting(_ value: Node, at path: ArraySlice<String>, in node: Node, origin: String,
+                                done: [String]) throws(ConfigurationError) -> Node {
+        guard case .mapping(var mapping) = node else {
+            throw ConfigurationError(file: origin, line: nil, keyPath: done.joined(separator: "."),
+                                     message: "is not a mapping, so it has no key \(path.first ?? "")")
+        }
+        let key = path.first!
+        if path.count == 1 {
+            mapping[key] = value
+        } else {
+            let child = mapping[key] ?? .mapping(Node.Mapping([]))
+            mapping[key] = try setting(value, at: path.dropFirst(), in: child, origin: origin, done: done + [key])
+        }
+        return .mapping(mapping)
+    }
+
+    private init(file: String, node: Node?, keyPath: String, line: Int?, overrides: [String: String]) {
         self.file = file
         self.node = node
         self.keyPath = keyPath
         self.line = node?.mark?.line ?? line
+        self.overrides = overrides
     }
 
     private static func line(of error: YamlError) -> Int? {
@@ -61,7 +124,22 @@ public struct ConfigurationReader {
     }
 
     public func error(_ message: String) -> ConfigurationError {
-        ConfigurationError(file: file, line: line, keyPath: keyPath, message: message)
+        if let origin = overrideOrigin {
+            return ConfigurationError(file: origin, line: nil, keyPath: keyPath, message: message)
+        }
+        return ConfigurationError(file: file, line: line, keyPath: keyPath, message: message)
+    }
+
+    /// The `--set` argument that set this key or one above it.
+    private var overrideOrigin: String? {
+        guard !overrides.isEmpty else { return nil }
+        var path = keyPath
+        while !path.isEmpty {
+            if let origin = overrides[path] { return origin }
+            guard let cut = path.lastIndex(where: { $0 == "." || $0 == "[" }) else { return nil }
+            path = String(path[..<cut])
+        }
+        return nil
     }
 
     /// Whether the key was present at all.
@@ -85,7 +163,8 @@ public struct ConfigurationReader {
     /// The value under `key` of this mapping (absent keys read as absent, with defaults).
     public subscript(key: String) -> ConfigurationReader {
         let child = node?.mapping?[key]
-        return ConfigurationReader(file: file, node: child, keyPath: keyPath.isEmpty ? key : "\(keyPath).\(key)", line: line)
+        return ConfigurationReader(file: file, node: child, keyPath: keyPath.isEmpty ? key : "\(keyPath).\(key)", line: line,
+                                   overrides: overrides)
     }
 
     /// Checks that this is a mapping whose keys are all in `allowed`.
@@ -95,7 +174,8 @@ public struct ConfigurationReader {
         for (key, _) in mapping {
             let name = key.string ?? "\(key)"
             if !allowed.contains(name) {
-                let child = ConfigurationReader(file: file, node: key, keyPath: keyPath.isEmpty ? name : "\(keyPath).\(name)", line: line)
+                let child = ConfigurationReader(file: file, node: key, keyPath: keyPath.isEmpty ? name : "\(keyPath).\(name)", line: line,
+                                                overrides: overrides)
                 throw child.error("unknown key; expected one of \(allowed.joined(separator: ", "))")
             }
         }
@@ -172,7 +252,9 @@ public struct ConfigurationReader {
         guard isPresent else { return [] }
         switch node {
         case .sequence(let sequence)?:
-            return sequence.enumerated().map { ConfigurationReader(file: file, node: $1, keyPath: "\(keyPath)[\($0)]", line: line) }
+            return sequence.enumerated().map {
+                ConfigurationReader(file: file, node: $1, keyPath: "\(keyPath)[\($0)]", line: line, overrides: overrides)
+            }
         case .scalar?:
             return [self]
         default:

@@ -11,8 +11,11 @@ public struct RunResult: Codable, Sendable, Equatable {
     public var scenario: String
     /// The scenario file as given.
     public var scenarioFile: String
-    /// SHA-256 of the scenario file's bytes: two runs with equal hashes ran the same scenario.
+    /// SHA-256 of the scenario file's bytes (followed by one line per `--set` override, when
+    /// there are any): two runs with equal hashes ran the same scenario.
     public var scenarioHash: String
+    /// The `--set KEY.PATH=VALUE` overrides the run applied over the file; absent without any.
+    public var scenarioOverrides: [String]?
     /// When the run started, ISO 8601 UTC.
     public var startedAt: String
     public var durationSeconds: Double

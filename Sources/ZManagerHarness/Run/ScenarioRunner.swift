@@ -53,9 +53,10 @@ public struct ScenarioRunner {
         }
         var finalHost = host
         finalHost.loadAverageEnd = HostFacts.loadAverage()
-        let result = RunResult(scenario: scenario.name, scenarioFile: scenario.file, scenarioHash: scenario.hash,
+        var result = RunResult(scenario: scenario.name, scenarioFile: scenario.file, scenarioHash: scenario.hash,
                                startedAt: ISO8601DateFormatter().string(from: started),
                                durationSeconds: Date().timeIntervalSince(started), host: finalHost, points: points)
+        result.scenarioOverrides = scenario.overrides.isEmpty ? nil : scenario.overrides
         return Output(result: result, histograms: histograms)
     }
 

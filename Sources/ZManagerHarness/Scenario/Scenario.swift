@@ -21,6 +21,8 @@ public struct Scenario: Sendable {
     public var reference = false
     /// Whether each point measures the load generator alone through one forwarder.
     public var generatorCeiling = true
+    /// `KEY.PATH=VALUE` overrides applied over the file (`zmanager run --set`).
+    public var overrides: [String] = []
 }
 
 /// Everything one measurement point needs.

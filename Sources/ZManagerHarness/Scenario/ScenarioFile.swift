@@ -13,18 +13,21 @@ public enum ScenarioFile {
         "phases": ["warmup", "measure", "messages", "drain"],
     ]
 
-    public static func load(path: String) throws(ConfigurationError) -> Scenario {
+    /// - Parameter overrides: `KEY.PATH=VALUE` arguments (`zmanager run --set`), applied over
+    ///   the file before it is checked; they are part of the scenario's hash and recorded.
+    public static func load(path: String, overrides: [String] = []) throws(ConfigurationError) -> Scenario {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw ConfigurationError(file: path, line: nil, keyPath: "", message: "cannot read the scenario file")
         }
         let text = String(decoding: data, as: UTF8.self)
-        var scenario = try parse(text, file: path)
-        scenario.hash = SHA256.hex(of: Array(data))
+        var scenario = try parse(text, file: path, overrides: overrides)
+        // The file's bytes, then one line per override: equal hashes, same scenario.
+        scenario.hash = SHA256.hex(of: Array(data) + overrides.flatMap { Array("\n# --set \($0)".utf8) })
         return scenario
     }
 
-    public static func parse(_ text: String, file: String) throws(ConfigurationError) -> Scenario {
-        let root = try ConfigurationReader(yaml: text, file: file)
+    public static func parse(_ text: String, file: String, overrides: [String] = []) throws(ConfigurationError) -> Scenario {
+        let root = try ConfigurationReader(yaml: text, file: file, overrides: overrides)
         guard root.isPresent else { throw root.error("the scenario is empty; expected a mapping with topology, workload, load, phases, matrix") }
         try root.expectMapping(allowed: (["name", "description", "repeats", "calibrate", "calibration", "matrix"] + sections.keys).sorted())
         try root["calibration"].expectMapping(allowed: ["bare", "reference", "generator"])
@@ -88,6 +91,7 @@ public enum ScenarioFile {
                                 repeats: repeats, calibrate: calibrate)
         scenario.reference = reference
         scenario.generatorCeiling = generatorCeiling
+        scenario.overrides = overrides
         return scenario
     }
 

@@ -30,6 +30,7 @@ public struct ScenarioPlan: Sendable {
     /// The plan as `zmanager run --dry-run` prints it: one line per point, then the totals.
     public var text: String {
         var lines = ["scenario \(scenario.name) (\(scenario.file))"]
+        if !scenario.overrides.isEmpty { lines.append("  with " + scenario.overrides.map { "--set \($0)" }.joined(separator: " ")) }
         if !scenario.description.isEmpty { lines.append("  \(scenario.description)") }
         for (index, point) in scenario.points.enumerated() {
             let warmup = Self.text(point.warmup)
