@@ -193,6 +193,10 @@ struct CompareTests {
         let comparison = Comparison(baseline: baseline, new: other)
         #expect(comparison.warnings.count == 2)
         #expect(comparison.render().contains("warning: the scenario files differ"))
+        var overridden = baseline
+        overridden.scenarioHash = other.scenarioHash
+        overridden.scenarioOverrides = ["repeats=1"]
+        #expect(Comparison(baseline: baseline, new: overridden).warnings.contains { $0.hasPrefix("the scenarios differ in their --set overrides") })
         var single = baseline
         for index in single.points.indices { single.points[index].repeats = [single.points[index].zmanager] }
         #expect(Comparison(baseline: single, new: single).warnings.contains { $0.contains("fewer than 3 repeats") })

@@ -286,7 +286,9 @@ public struct Comparison: Sendable {
         }
         var warnings: [String] = []
         if baseline.scenarioHash != new.scenarioHash {
-            warnings.append("the scenario files differ (sha256 \(baseline.scenarioHash.prefix(12)) vs \(new.scenarioHash.prefix(12))): "
+            let what = (baseline.scenarioOverrides ?? []) == (new.scenarioOverrides ?? [])
+                ? "the scenario files differ" : "the scenarios differ in their --set overrides or files"
+            warnings.append("\(what) (sha256 \(baseline.scenarioHash.prefix(12)) vs \(new.scenarioHash.prefix(12))): "
                             + "points with the same id may not measure the same thing")
         }
         if baseline.host.cores != new.host.cores {
