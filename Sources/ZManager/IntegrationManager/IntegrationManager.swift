@@ -151,11 +151,7 @@ public final class IntegrationManager {
         let id = first.withUnsafeBytes { bytes in (try? WireHeader.parse(bytes)).map { $0.string(.id, in: bytes) } ?? "" }
         let late = step ? flowDeadlines.isTimedOut(id: id) : !flowDeadlines.ended(id: id)
         guard late else { return false }
-        var rest = more
-        while rest {
-            _ = try pull.receive(into: &scratch)
-            rest = scratch.more
-        }
+        try dropRest(more: more, &scratch)
         statistics.lateMessagesDropped.add(1, ordering: .relaxed)
         return true
     }
@@ -177,6 +173,15 @@ public final class IntegrationManager {
             } else {
                 statistics.errorsNotSent.add(1, ordering: .relaxed)
             }
+        }
+    }
+
+    /// Reads and drops the rest of a message whose last frame read had MORE set (`more`).
+    private func dropRest(more: Bool, _ scratch: inout Message) throws(ZMQError) {
+        var rest = more
+        while rest {
+            _ = try pull.receive(into: &scratch)
+            rest = scratch.more
         }
     }
 
@@ -207,11 +212,7 @@ public final class IntegrationManager {
             return (fields.string(.config, in: bytes), fields.string(.id, in: bytes),
                     String(decoding: bytes[..<fields.id.lowerBound], as: UTF8.self))
         }
-        var rest = more
-        while rest {
-            _ = try pull.receive(into: &scratch)
-            rest = scratch.more
-        }
+        try dropRest(more: more, &scratch)
         if endsFlow {
             statistics.errors.add(1, ordering: .releasing)
             _ = flowDeadlines?.ended(id: id)
@@ -245,12 +246,8 @@ public final class IntegrationManager {
         let flow = fields.map { $0.0.string(.config, in: $0.1) } ?? ""
         let id = fields.map { $0.0.string(.id, in: $0.1) } ?? ""
         let form: WireForm = first.more ? .split : .single
-        var rest = more
         var scratch = Message()
-        while rest {
-            _ = try pull.receive(into: &scratch)
-            rest = scratch.more
-        }
+        try dropRest(more: more, &scratch)
         if let flowDeadlines, !flowDeadlines.ended(id: id) {
             // Its flow ended by its deadline already: a second end would reach the service.
             statistics.lateMessagesDropped.add(1, ordering: .relaxed)
