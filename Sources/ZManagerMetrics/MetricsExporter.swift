@@ -124,3 +124,20 @@ extension MetricsExporter {
         gauge("zmanager_buffer_pool_buffers_in_use", help: "Message buffers owned by messages now.") { Double(pool.statistics.inUse) }
     }
 }
+
+extension MetricsExporter {
+    /// Handshakes on a secured node's tcp and ipc endpoints, by result: `accepted`, `refused` (the
+    /// ZAP handler said no to the key) and `failed` (no CURVE, the wrong server key, not ZMTP).
+    public func exportAuthentication(_ statistics: AuthenticationStatistics) {
+        let help = "Handshakes on the secured (CURVE) endpoints, by result."
+        counter("zmanager_auth_handshakes_total", labels: [("result", "accepted")], help: help) {
+            statistics.accepted.load(ordering: .relaxed)
+        }
+        counter("zmanager_auth_handshakes_total", labels: [("result", "refused")], help: help) {
+            statistics.refused.load(ordering: .relaxed)
+        }
+        counter("zmanager_auth_handshakes_total", labels: [("result", "failed")], help: help) {
+            statistics.failed.load(ordering: .relaxed)
+        }
+    }
+}

@@ -18,6 +18,12 @@ public final class Context: @unchecked Sendable {
     // `state` is an atomic.
     let handle: UnsafeMutableRawPointer
     private let state = Atomic<Int>(0)  // 0 running, 1 shut down, 2 terminated
+    /// CURVE for this context's tcp and ipc sockets (see ``CurveSecurity``); nil: none (NULL
+    /// mechanism, libzmq's default).
+    public let security: CurveSecurity?
+    /// The handshake monitors of this context's secured binds, and whether its ZAP handler is
+    /// bound; nil when ``security`` has no server key pair.
+    public let handshakes: HandshakeWatch?
 
     /// Creates a context.
     /// - Parameters:
@@ -27,9 +33,15 @@ public final class Context: @unchecked Sendable {
     ///   - threadNamePrefix: `ZMQ_THREAD_NAME_PREFIX`: libzmq names its background threads
     ///     `<prefix>/ZMQbg/IO/0`, `<prefix>/ZMQbg/Reaper` instead of `ZMQbg/IO/0`, so the I/O
     ///     threads of several contexts in one process can be told apart (CPU per stage).
-    public init(ioThreads: Int = 1, maxSockets: Int? = nil, threadNamePrefix: Int? = nil) throws(ZMQError) {
+    ///   - security: CURVE for every socket that binds or connects over tcp or ipc. With a
+    ///     server key pair, bind a ZAP handler (ZManager's `Authenticator`) before any socket
+    ///     binds: a secured bind without one is refused.
+    public init(ioThreads: Int = 1, maxSockets: Int? = nil, threadNamePrefix: Int? = nil,
+                security: CurveSecurity? = nil) throws(ZMQError) {
         guard let handle = zmq_ctx_new() else { throw ZMQError.last("zmq_ctx_new") }
         self.handle = handle
+        self.security = security
+        self.handshakes = security?.server == nil ? nil : HandshakeWatch()
         _ = try retryingInterrupts("zmq_ctx_set(ZMQ_IO_THREADS)") { zmq_ctx_set(handle, ZMQ_IO_THREADS, CInt(ioThreads)) }
         // Non-blocky: new sockets get LINGER 0, so zmq_ctx_term cannot hang on them.
         _ = try retryingInterrupts("zmq_ctx_set(ZMQ_BLOCKY)") { zmq_ctx_set(handle, ZMQ_BLOCKY, 0) }

@@ -71,6 +71,14 @@ public final class Socket {
         self.handle = handle
     }
 
+    /// Takes over a socket this package created with `zmq_socket` (a handshake monitor's
+    /// reading end); it is closed like any other.
+    package init(adopting handle: UnsafeMutableRawPointer, context: Context, type: SocketType) {
+        self.context = context
+        self.type = type
+        self.handle = handle
+    }
+
     deinit { close() }
 
     /// The libzmq socket pointer, for C code of this package that runs a socket loop itself
@@ -97,13 +105,41 @@ public final class Socket {
 
     /// Binds to `endpoint` (`inproc://name`, `ipc:///path`, `tcp://127.0.0.1:port`; a port
     /// of `*` picks a free one, read it back with ``lastEndpoint``).
+    ///
+    /// In a context with ``Context/security`` and a server key pair, a tcp or ipc bind makes
+    /// the socket a CURVE server whose clients the context's ZAP handler checks, and attaches a
+    /// handshake monitor (``HandshakeWatch``).
+    /// - Throws: ``ZMQError/Code/permissionDenied`` for such a bind before the ZAP handler is
+    ///   bound (libzmq would accept every client).
     public func bind(_ endpoint: String) throws(ZMQError) {
         let h = try open("zmq_bind")
+        if let security = context.security, let server = security.server, CurveSecurity.covers(endpoint) {
+            guard let watch = context.handshakes, watch.zapHandlerBound else {
+                throw ZMQError(code: .permissionDenied, operation: "zmq_bind (CURVE without a ZAP handler)", endpoint: endpoint)
+            }
+            try applyCurveServer(server, zapDomain: security.zapDomain)
+            // The monitor goes first, so no handshake happens unseen.
+            let reader = try attachHandshakeMonitor(watch)
+            do {
+                _ = try retryingInterrupts("zmq_bind", endpoint: endpoint) { zmq_bind(h, endpoint) }
+            } catch {
+                zmq_socket_monitor(h, nil, 0)
+                zmq_close(reader)
+                throw error
+            }
+            watch.add(.init(handle: reader, endpoint: (try? lastEndpoint) ?? endpoint))
+            return
+        }
         _ = try retryingInterrupts("zmq_bind", endpoint: endpoint) { zmq_bind(h, endpoint) }
     }
 
+    /// Connects to `endpoint`. In a context with ``Context/security``, a tcp or ipc connect is
+    /// a CURVE client of the configured server key.
     public func connect(_ endpoint: String) throws(ZMQError) {
         let h = try open("zmq_connect")
+        if let security = context.security, CurveSecurity.covers(endpoint) {
+            try applyCurveClient(serverKey: security.serverKey, keyPair: security.client)
+        }
         _ = try retryingInterrupts("zmq_connect", endpoint: endpoint) { zmq_connect(h, endpoint) }
     }
 

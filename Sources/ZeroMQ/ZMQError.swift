@@ -49,6 +49,8 @@ public struct ZMQError: Error, Hashable, Sendable, CustomStringConvertible {
         public static let noIOThread = Code(rawValue: EMTHREAD)
         /// `EHOSTUNREACH`: the message cannot be routed.
         public static let hostUnreachable = Code(rawValue: EHOSTUNREACH)
+        /// `EACCES`: refused by a security rule (e.g. a CURVE bind before the ZAP handler).
+        public static let permissionDenied = Code(rawValue: EACCES)
         /// `EMFILE`: too many open sockets or files.
         public static let tooManyOpenFiles = Code(rawValue: EMFILE)
 

@@ -35,10 +35,13 @@ struct ServeCommand: ParsableCommand {
         let flows = try configuration.loadFlows()
         let mapping = try configuration.loadMapping()
         let inProcessWorkers = configuration.deployment == .threads ? configuration.workers : 0
+        let security: NodeSecurity?
+        do { security = try configuration.curve?.serving() } catch { throw ValidationError(error.description) }
         let node = try ZManagerNode(
             endpoints: configuration.endpoints, flows: flows, mapping: mapping, handlers: .withBuiltins,
             options: .init(workers: inProcessWorkers, limits: configuration.limits, async: configuration.async,
-                           dispatch: configuration.dispatch, ioThreads: configuration.ioThreads, logger: logger))
+                           dispatch: configuration.dispatch, ioThreads: configuration.ioThreads, logger: logger,
+                           security: security))
         let endpoints = node.endpoints
         let supervisor = WorkerSupervisor(config: config, endpoints: endpoints, logger: logger)
         if configuration.deployment == .processes { try supervisor.start(count: configuration.workers) }
@@ -58,6 +61,7 @@ struct ServeCommand: ParsableCommand {
               + "integration_manager_pub=\(endpoints.integrationManagerPub) "
               + "deployment=\(configuration.deployment.rawValue) worker_count=\(configuration.workers) "
               + "flows=\(flows.flows.count) dispatch=\(configuration.dispatch.mode.rawValue)"
+              + (security == nil ? " security=none" : " security=curve")
               + (metrics.map { " metrics=http://\($0.address)" } ?? ""))
         fflush(nil)
 
@@ -72,19 +76,29 @@ struct ServeCommand: ParsableCommand {
               + "in_flight=\(stats.inFlight) redelivered=\(stats.redelivered.load(ordering: .relaxed)) "
               + "workers_lost=\(stats.workersLost.load(ordering: .relaxed)) worker_restarts=\(supervisor.restarts) "
               + "publish_dropped=\(stats.publishDropped.load(ordering: .relaxed)) "
-              + "flow_timeouts=\(stats.errorsByKind[.flowTimeout])")
+              + "flow_timeouts=\(stats.errorsByKind[.flowTimeout])" + Self.authenticationSummary(node.authentication))
         fflush(nil)
         if !drained { throw ExitCode(3) }
     }
 }
 
 extension ServeCommand {
+    /// ` auth_accepted=… auth_refused=… auth_failed=…` for a secured node, else nothing.
+    static func authenticationSummary(_ statistics: AuthenticationStatistics?) -> String {
+        guard let statistics else { return "" }
+        let accepted = statistics.accepted.load(ordering: .relaxed)
+        let refused = statistics.refused.load(ordering: .relaxed)
+        let failed = statistics.failed.load(ordering: .relaxed)
+        return " auth_accepted=\(accepted) auth_refused=\(refused) auth_failed=\(failed)"
+    }
+
     /// `/metrics` and `/health` of a serve node: the core's counters, the buffer pool, the
     /// supervisor's restarts and running workers.
     static func startMetrics(_ address: ListenAddress, node: ZManagerNode, supervisor: WorkerSupervisor) throws -> MetricsServer {
         let exporter = MetricsExporter()
         exporter.exportCore(node.statistics)
         exporter.exportBufferPool()
+        if let authentication = node.authentication { exporter.exportAuthentication(authentication) }
         exporter.counter("zmanager_worker_restarts_total", help: "Worker processes serve restarted after they exited.") {
             supervisor.restarts
         }
@@ -157,7 +171,9 @@ struct WorkerCommand: ParsableCommand {
         let logger = logging.bootstrap(configuration: configuration)
         let flows = try configuration.loadFlows()
         let mapping = try configuration.loadMapping()
-        let context = try Context(ioThreads: configuration.ioThreads)
+        let security: CurveSecurity?
+        do { security = try configuration.curve?.connecting() } catch { throw ValidationError(error.description) }
+        let context = try Context(ioThreads: configuration.ioThreads, security: security)
         let statistics = CoreStatistics()
         let worker = try Worker(
             name: name, context: context,

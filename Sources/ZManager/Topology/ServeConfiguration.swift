@@ -28,6 +28,9 @@ public struct ServeConfiguration: Sendable {
     public var metricsListen: ListenAddress?
     /// `log_level`: the lowest level serve and its workers log (`--log-level` overrides it).
     public var logLevel: Logger.Level = .info
+    /// `security.curve`: CURVE keys for every tcp and ipc endpoint; nil (the default) runs
+    /// without authentication or encryption (docs/SECURITY.md).
+    public var curve: CurveConfiguration?
     /// The file this configuration was read from.
     public var file: String = "<defaults>"
 
@@ -43,7 +46,8 @@ public struct ServeConfiguration: Sendable {
 
     public static func parse(_ text: String, file: String) throws(ConfigurationError) -> ServeConfiguration {
         let root = try ConfigurationReader(yaml: text, file: file)
-        try root.expectMapping(allowed: ["endpoints", "flows", "mappings", "workers", "limits", "async", "dispatch", "io_threads", "drain_timeout", "metrics", "log_level"])
+        try root.expectMapping(allowed: ["endpoints", "flows", "mappings", "workers", "limits", "async", "dispatch", "io_threads", "drain_timeout", "metrics", "log_level",
+                                           "security"])
         var config = ServeConfiguration()
         config.file = file
         let base = URL(fileURLWithPath: file).deletingLastPathComponent()
@@ -107,6 +111,12 @@ public struct ServeConfiguration: Sendable {
                 throw metrics["listen"].error("expected \(ListenAddress.expected), found \"\(text)\"")
             }
             config.metricsListen = address
+        }
+
+        let security = root["security"]
+        try security.expectMapping(allowed: ["curve"])
+        if security["curve"].isPresent {
+            config.curve = try CurveConfiguration.parse(security["curve"], base: base)
         }
 
         config.logLevel = Logger.Level(rawValue: try root["log_level"].choice(Logger.Level.allCases.map(\.rawValue), default: "info"))!

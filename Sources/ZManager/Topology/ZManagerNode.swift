@@ -60,6 +60,8 @@ public final class ZManagerNode: @unchecked Sendable {
     public let routing: RoutingTable
     /// How the Subject deals to workers: a worker started for this node must use the same.
     public let dispatch: DispatchOptions
+    /// Handshakes on the secured endpoints; nil without ``Options/security``.
+    public let authentication: AuthenticationStatistics?
     private var threads: [SocketThread] = []
     private let stopLock = DispatchSemaphore(value: 1)
     private var stopped = false
@@ -77,10 +79,15 @@ public final class ZManagerNode: @unchecked Sendable {
         /// Where the roles log (cold paths only: a role that stops, workers registered or lost),
         /// each with its `role` metadata added. Pass the application's logger.
         public var logger: Logger
+        /// CURVE on every tcp and ipc endpoint: the node's key pair and the clients it lets in
+        /// (see ``Authenticator``); nil: none.
+        public var security: NodeSecurity?
         public init(workers: Int = 2, limits: RoleLimits = RoleLimits(), async: AsyncOptions = AsyncOptions(),
                     dispatch: DispatchOptions = DispatchOptions(), ioThreads: Int = 1, threadNamePrefix: Int? = nil,
-                    logger: Logger = Logger(label: "zmanager")) {
+                    logger: Logger = Logger(label: "zmanager"),
+                    security: NodeSecurity? = nil) {
             self.logger = logger
+            self.security = security
             self.workers = workers
             self.limits = limits
             self.async = async
@@ -96,10 +103,18 @@ public final class ZManagerNode: @unchecked Sendable {
     public init(endpoints: Endpoints, flows: FlowTable, mapping: ActionMapping, handlers: HandlerRegistry,
                 options: Options = Options()) throws {
         _ = try handlers.resolve(mapping)  // fail before binding anything
-        context = try Context(ioThreads: options.ioThreads, threadNamePrefix: options.threadNamePrefix)
+        context = try Context(ioThreads: options.ioThreads, threadNamePrefix: options.threadNamePrefix,
+                              security: options.security?.curve)
         routing = RoutingTable(flows: flows)
         dispatch = options.dispatch
+        authentication = options.security.map { _ in AuthenticationStatistics() }
         do {
+            if let security = options.security, let authentication {
+                // First: the context refuses a secured bind until its ZAP handler is bound.
+                let authenticator = try Authenticator(context: context, allowed: security.allowed,
+                                                      statistics: authentication, logger: options.logger)
+                threads.append(SocketThread.start(name: "zm-auth") { authenticator.run() })
+            }
             let deadlines = options.limits.flowTimeout.map { FlowDeadlines(timeout: $0) }
             let im = try IntegrationManager(context: context, pullEndpoint: endpoints.integrationManagerPull,
                                             pubEndpoint: endpoints.integrationManagerPub, limits: options.limits,
