@@ -8,7 +8,8 @@ public struct Health: Sendable, Equatable {
     public static let ready = Health(isReady: true, reason: "ok")
     public static func notReady(_ reason: String) -> Health { Health(isReady: false, reason: reason) }
 
-    /// A serve node is ready when its Subject and Integration Manager run, it is not
+    /// A serve node is ready when its Subject and Integration Manager (and, with CURVE, its
+    /// authenticator) run, it is not
     /// draining, the Subject reads its front (no backpressure), and at least one worker is
     /// there to take steps.
     ///
@@ -22,6 +23,7 @@ public struct Health: Sendable, Equatable {
                             workerProcesses: Int, reliable: Bool) -> Health {
         guard roles.subject else { return .notReady("the Subject is not running") }
         guard roles.integrationManager else { return .notReady("the Integration Manager is not running") }
+        if roles.authenticator == false { return .notReady("the authenticator (ZAP handler) is not running: no CURVE peer can connect") }
         if intake.isClosed { return .notReady("draining: the Subject takes no new flows") }
         if statistics.intakePaused.load(ordering: .relaxed) {
             let waiting = statistics.waitingForWorkers.load(ordering: .relaxed)

@@ -36,15 +36,19 @@ struct KeygenCommand: ParsableCommand {
         do {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         } catch {
-            throw ValidationError("cannot create \(directory): \(error.localizedDescription)")
+            throw KeygenError(description: "cannot create \(directory): \(error.localizedDescription)")
         }
         let pair = try CurveKeyPair.generate()
         let paths: (public: String, secret: String)
         do {
             paths = try CurveCertificate.write(keyPair: pair, name: name, directory: directory, overwrite: force)
         } catch {
-            throw ValidationError(error.description)
+            throw KeygenError(description: error.description)  // a runtime failure: no usage text
         }
         print("public=\(paths.public) secret=\(paths.secret) public_key=\(pair.publicKey.z85)")
     }
+}
+
+struct KeygenError: Error, CustomStringConvertible {
+    let description: String
 }

@@ -14,6 +14,7 @@ struct ServeCommand: ParsableCommand {
         discussion: """
             Prints one line 'ready subject=… workers=… integration_manager_pull=… integration_manager_pub=…' \
             with the bound endpoints once serving, and 'drained=… results=… errors=… in_flight=… redelivered=… workers_lost=… worker_restarts=… publish_dropped=… flow_timeouts=…' \
+            (with security.curve also 'auth_accepted=… auth_refused=… auth_failed=…') \
             on the way out. Worker processes (workers.deployment: processes) that exit are restarted with a backoff. \
             See examples/serve/zmanager.yaml for the configuration keys.
             """

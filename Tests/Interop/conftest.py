@@ -82,7 +82,7 @@ class OutputLines:
 class Core:
     """``zmanager serve`` with a temporary configuration built from the example's files."""
 
-    def __init__(self, transport: str, workers: int, async_timeout: str = "30s"):
+    def __init__(self, transport: str, workers: int, async_timeout: str = "30s", extra_config: str = ""):
         # Short directory: ipc paths are limited to ~107 bytes.
         self.directory = pathlib.Path(tempfile.mkdtemp(prefix="zmi-", dir="/tmp"))
 
@@ -101,6 +101,7 @@ class Core:
             f"workers:\n  count: {workers}\n"
             f"async:\n  timeout: {async_timeout}\n"
             "drain_timeout: 10s\n"
+            + extra_config
         )
         self.process = subprocess.Popen(
             [str(zmanager_binary()), "serve", "--config", str(config)],

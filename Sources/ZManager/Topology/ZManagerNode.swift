@@ -157,11 +157,15 @@ public final class ZManagerNode: @unchecked Sendable {
         /// The node's own worker threads that still run (workers in other processes are not
         /// counted here).
         public var workerThreads: Int
+        /// Whether the ZAP handler runs; nil for a node without ``Options/security``. Without it
+        /// no secured handshake completes.
+        public var authenticator: Bool?
 
-        public init(subject: Bool, integrationManager: Bool, workerThreads: Int) {
+        public init(subject: Bool, integrationManager: Bool, workerThreads: Int, authenticator: Bool? = nil) {
             self.subject = subject
             self.integrationManager = integrationManager
             self.workerThreads = workerThreads
+            self.authenticator = authenticator
         }
     }
 
@@ -171,7 +175,8 @@ public final class ZManagerNode: @unchecked Sendable {
         // `threads` is written only during init; reading it afterwards from any thread is safe.
         RoleStatus(subject: threads.contains { $0.name == "zm-subject" && $0.isRunning },
                    integrationManager: threads.contains { $0.name == "zm-im" && $0.isRunning },
-                   workerThreads: threads.count { $0.name.hasPrefix("zm-w") && $0.isRunning })
+                   workerThreads: threads.count { $0.name.hasPrefix("zm-w") && $0.isRunning },
+                   authenticator: authentication == nil ? nil : threads.contains { $0.name == "zm-auth" && $0.isRunning })
     }
 
     /// Drains (``drain(timeout:quietPeriod:)``), then stops every role and waits for their

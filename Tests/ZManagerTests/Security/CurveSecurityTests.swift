@@ -83,6 +83,7 @@ struct CurveSecurityTests {
         #expect(secured.authentication.accepted.load(ordering: .relaxed) >= 2)
         #expect(secured.authentication.refused.load(ordering: .relaxed) == 0)
         #expect(secured.authentication.failed.load(ordering: .relaxed) == 0)
+        #expect(secured.node.roleStatus.authenticator == true)
     }
 
     /// The refused party's request must not start a flow: an allowed client's round trip after

@@ -25,6 +25,9 @@ struct MetricsTests {
         #expect(Self.verdict(.init(subject: false, integrationManager: true, workerThreads: 2)) == .notReady("the Subject is not running"))
         #expect(Self.verdict(.init(subject: true, integrationManager: false, workerThreads: 2))
                 == .notReady("the Integration Manager is not running"))
+        #expect(Self.verdict(.init(subject: true, integrationManager: true, workerThreads: 2, authenticator: false)).reason
+                .hasPrefix("the authenticator (ZAP handler) is not running"))
+        #expect(Self.verdict(.init(subject: true, integrationManager: true, workerThreads: 2, authenticator: true)) == .ready)
         let none = ZManagerNode.RoleStatus(subject: true, integrationManager: true, workerThreads: 0)
         #expect(Self.verdict(none).reason.hasPrefix("no worker is running"))
         #expect(Self.verdict(none, processes: 1) == .ready)
