@@ -15,7 +15,8 @@ struct ServeCommand: ParsableCommand {
             Prints one line 'ready subject=… workers=… integration_manager_pull=… integration_manager_pub=…' \
             with the bound endpoints once serving, and 'drained=… results=… errors=… in_flight=… redelivered=… workers_lost=… worker_restarts=… publish_dropped=… flow_timeouts=…' \
             (with security.curve also 'auth_accepted=… auth_refused=… auth_failed=…') \
-            on the way out. Worker processes (workers.deployment: processes) that exit are restarted with a backoff. \
+            on the way out. SIGHUP reloads the flows and mappings the file names ('reloaded …', or \
+            'reload_refused error=…' keeping the running ones). Worker processes (workers.deployment: processes) that exit are restarted with a backoff. \
             See examples/serve/zmanager.yaml for the configuration keys.
             """
     )
@@ -66,13 +67,17 @@ struct ServeCommand: ParsableCommand {
               + (metrics.map { " metrics=http://\($0.address)" } ?? ""))
         fflush(nil)
 
-        let signal = Signals.waitForTermination()
+        var signal = Signals.wait()
+        while signal == .hangup {
+            reload(node: node, supervisor: supervisor, logger: logger)
+            signal = Signals.wait()
+        }
         let drained = node.drain(timeout: configuration.drainTimeout)
         metrics?.stop()
         supervisor.stop()
         node.stop(drainTimeout: .zero)
         let stats = node.statistics
-        print("drained=\(drained) signal=\(signal) flows_started=\(stats.flowsStarted.load(ordering: .relaxed)) "
+        print("drained=\(drained) signal=\(signal.name) flows_started=\(stats.flowsStarted.load(ordering: .relaxed)) "
               + "results=\(stats.results.load(ordering: .relaxed)) errors=\(stats.errors.load(ordering: .relaxed)) "
               + "in_flight=\(stats.inFlight) redelivered=\(stats.redelivered.load(ordering: .relaxed)) "
               + "workers_lost=\(stats.workersLost.load(ordering: .relaxed)) worker_restarts=\(supervisor.restarts) "
@@ -84,6 +89,27 @@ struct ServeCommand: ParsableCommand {
 }
 
 extension ServeCommand {
+    /// SIGHUP: reads the configuration file again and replaces the flows and mappings it names,
+    /// or keeps the running ones when anything in it is wrong. Prints `reloaded …` or
+    /// `reload_refused error=<file:line: …>` on stdout (what scripts and tests wait for).
+    func reload(node: ZManagerNode, supervisor: WorkerSupervisor, logger: Logger) {
+        do {
+            let configuration = try ServeConfiguration.load(path: config)
+            let flows = try configuration.loadFlows()
+            let mapping = try configuration.loadMapping()
+            let generation = try node.reload(flows: flows, mapping: mapping)
+            supervisor.reloadAll()
+            node.statistics.reloads.add(1, ordering: .relaxed)
+            logger.notice("flows and mappings reloaded", metadata: ["generation": "\(generation)", "flows": "\(flows.flows.count)"])
+            print("reloaded generation=\(generation) flows=\(flows.flows.count)")
+        } catch {
+            node.statistics.reloadsRefused.add(1, ordering: .relaxed)
+            logger.error("reload refused: keeping the running flows and mappings", metadata: ["error": "\(error)"])
+            print("reload_refused error=\(error)")
+        }
+        fflush(nil)
+    }
+
     /// ` auth_accepted=… auth_refused=… auth_failed=…` for a secured node, else nothing.
     static func authenticationSummary(_ statistics: AuthenticationStatistics?) -> String {
         guard let statistics else { return "" }
@@ -100,6 +126,13 @@ extension ServeCommand {
         exporter.exportCore(node.statistics)
         exporter.exportBufferPool()
         if let authentication = node.authentication { exporter.exportAuthentication(authentication) }
+        let reloadHelp = "Reloads of the flows and mappings (SIGHUP), by result: ok, or refused for an error in the files."
+        exporter.counter("zmanager_reloads_total", labels: [("result", "ok")], help: reloadHelp) {
+            node.statistics.reloads.load(ordering: .relaxed)
+        }
+        exporter.counter("zmanager_reloads_total", labels: [("result", "refused")], help: reloadHelp) {
+            node.statistics.reloadsRefused.load(ordering: .relaxed)
+        }
         exporter.counter("zmanager_worker_restarts_total", help: "Worker processes serve restarted after they exited.") {
             supervisor.restarts
         }
@@ -176,13 +209,16 @@ struct WorkerCommand: ParsableCommand {
         do { security = try configuration.curve?.connecting() } catch { throw ValidationError(error.description) }
         let context = try Context(ioThreads: configuration.ioThreads, security: security)
         let statistics = CoreStatistics()
+        let routing = RoutingTable(flows: flows)
+        let source = RoutingSource(routing: routing, mapping: mapping)
         let worker = try Worker(
             name: name, context: context,
             subject: subjectWorkers ?? configuration.endpoints.subjectWorkers,
             subjectFront: subject ?? configuration.endpoints.subjectFront,
             integrationManager: integrationManager ?? configuration.endpoints.integrationManagerPull,
-            routing: RoutingTable(flows: flows), mapping: mapping, handlers: .withBuiltins,
-            limits: configuration.limits, dispatch: configuration.dispatch, statistics: statistics, logger: logger)
+            routing: routing, mapping: mapping, handlers: .withBuiltins,
+            limits: configuration.limits, dispatch: configuration.dispatch, statistics: statistics, source: source,
+            logger: logger)
         let thread = SocketThread.start(name: "zm-\(name)") { worker.run() }
         var server: MetricsServer?
         if let metrics, let address = ListenAddress(metrics) {
@@ -203,11 +239,29 @@ struct WorkerCommand: ParsableCommand {
             print("metrics=http://\(server!.address)")
             fflush(nil)
         }
-        _ = Signals.waitForTermination()
+        while Signals.wait() == .hangup { Self.reload(config: config, source: source, name: name, logger: logger) }
         server?.stop()
         context.shutdown()
         thread.join()
         context.terminate()
+    }
+
+    /// SIGHUP: the flows and mappings of the configuration file again, or the running ones kept
+    /// when anything is wrong. Prints `reloaded worker=NAME …` or `reload_refused worker=NAME error=…`.
+    static func reload(config: String, source: RoutingSource, name: String, logger: Logger) {
+        do {
+            let configuration = try ServeConfiguration.load(path: config)
+            let flows = try configuration.loadFlows()
+            let mapping = try configuration.loadMapping()
+            _ = try HandlerRegistry.withBuiltins.resolve(mapping)
+            let generation = source.replace(routing: RoutingTable(flows: flows), mapping: mapping)
+            logger.notice("flows and mappings reloaded", metadata: ["generation": "\(generation)", "flows": "\(flows.flows.count)"])
+            print("reloaded worker=\(name) generation=\(generation) flows=\(flows.flows.count)")
+        } catch {
+            logger.error("reload refused: keeping the running flows and mappings", metadata: ["error": "\(error)"])
+            print("reload_refused worker=\(name) error=\(error)")
+        }
+        fflush(nil)
     }
 
     /// Starts `zmanager worker` as a child process of this executable; `exited` is called (on

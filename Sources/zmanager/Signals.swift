@@ -4,7 +4,7 @@ import Glibc
 import Darwin
 #endif
 
-/// Waits for SIGINT or SIGTERM.
+/// Waits for SIGINT or SIGTERM (stop), or SIGHUP (reload the flows and mappings).
 ///
 /// The roles are plain threads (see docs/ARCHITECTURE.md), so the main thread waiting in
 /// `sigwait` is all the shutdown plumbing `serve` and `worker` need; swift-service-lifecycle
@@ -21,23 +21,40 @@ enum Signals {
         sigemptyset(&set)
         sigaddset(&set, SIGINT)
         sigaddset(&set, SIGTERM)
+        sigaddset(&set, SIGHUP)
         return set
     }
 
-    /// Blocks SIGINT and SIGTERM in the calling thread and, by inheritance, in every thread
+    /// A signal ``wait()`` collected.
+    enum Received: Equatable {
+        case interrupt, terminate, hangup
+
+        var name: String {
+            switch self {
+            case .interrupt: "SIGINT"
+            case .terminate: "SIGTERM"
+            case .hangup: "SIGHUP"
+            }
+        }
+    }
+
+    /// Blocks SIGINT, SIGTERM and SIGHUP in the calling thread and, by inheritance, in every thread
     /// it starts afterwards. Call it first thing, before any thread exists.
     static func blockTermination() {
         var set = termination
         pthread_sigmask(SIG_BLOCK, &set, nil)
     }
 
-    /// Blocks until SIGINT or SIGTERM arrives (or returns one that is already pending);
-    /// returns its name.
-    static func waitForTermination() -> String {
+    /// Blocks until SIGINT, SIGTERM or SIGHUP arrives (or returns one that is already pending).
+    static func wait() -> Received {
         blockTermination()
         var set = termination
         var number: Int32 = 0
         while sigwait(&set, &number) != 0 {}
-        return number == SIGINT ? "SIGINT" : "SIGTERM"
+        switch number {
+        case SIGINT: return .interrupt
+        case SIGHUP: return .hangup
+        default: return .terminate
+        }
     }
 }

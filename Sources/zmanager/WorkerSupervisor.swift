@@ -102,6 +102,13 @@ final class WorkerSupervisor: @unchecked Sendable {
         }
     }
 
+    /// Sends SIGHUP to every running worker: each reloads the flows and mappings of the
+    /// configuration file (a worker restarted later reads the file anyway).
+    func reloadAll() {
+        let processes = state.withLock { $0.workers.values.map(\.process) }
+        for process in processes where process.isRunning { kill(process.processIdentifier, SIGHUP) }
+    }
+
     /// Stops restarting, sends SIGTERM to every worker and waits for each to exit.
     func stop() {
         let processes = state.withLock { state in

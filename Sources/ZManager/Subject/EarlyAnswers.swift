@@ -63,6 +63,16 @@ struct EarlyAnswers: ~Copyable {
 
     func isHeld(id: String) -> Bool { slotOfID[id] != nil }
 
+    /// After a reload of the flows: each held step header's position moved by `move`. One with
+    /// nowhere to go matches no park any more and gets its NOTICE when its window ends.
+    mutating func remap(_ move: (FlowPosition) -> FlowPosition?) {
+        for slot in answers.indices {
+            guard let answer = answers[slot], case .stepHeader(let position) = answer.kind else { continue }
+            let moved = move(position) ?? FlowPosition(flow: -1, step: -1)
+            answers[slot] = Answer(id: answer.id, kind: .stepHeader(moved), form: answer.form, deadline: answer.deadline)
+        }
+    }
+
     /// Whether an answer held for `id` continues a flow parked at `position`: a step header for
     /// that very step, or a `completed_command` (which names no step). One for another step
     /// stays held and gets its NOTICE when its window ends, as it would had the park come first.

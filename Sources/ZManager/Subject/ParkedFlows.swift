@@ -78,6 +78,21 @@ struct ParkedFlows {
         return expired
     }
 
+    /// Moves every entry to `move(position)` (after a reload of the flows), keeping its
+    /// deadline; removes and returns those that have nowhere to go.
+    mutating func remap(_ move: (FlowPosition) -> FlowPosition?) -> [(id: String, entry: Entry)] {
+        var gone: [(id: String, entry: Entry)] = []
+        for (id, entry) in entries {
+            if let position = move(entry.position) {
+                entries[id] = Entry(position: position, deadline: entry.deadline, form: entry.form)
+            } else {
+                entries.removeValue(forKey: id)
+                gone.append((id, entry))
+            }
+        }
+        return gone
+    }
+
     /// Records kept for expiry, live or stale (for tests: bounded by parks since the oldest live one).
     var recordCount: Int { order.count - front }
 }

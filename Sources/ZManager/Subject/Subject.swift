@@ -22,8 +22,14 @@ public final class Subject {
     let front: Socket
     let toWorkers: Socket
     let toIntegrationManager: Socket
-    /// Where a started flow goes next (``FlowRouter``, Subject role).
-    let router: FlowRouter
+    /// Where a started flow goes next (``FlowRouter``, Subject role). Replaced only between two
+    /// messages when ``source`` has newer flows (the Subject's thread only: unchecked exclusivity
+    /// as for `outbox`).
+    @exclusivity(unchecked) var router: FlowRouter
+    /// Newer flows to adopt (a reload), or nil for a Subject whose flows never change.
+    let source: RoutingSource?
+    /// The generation of ``source`` that `router` was built from.
+    @exclusivity(unchecked) var routingGeneration = 0
     let limits: RoleLimits
     let statistics: CoreStatistics
     let pool: BufferPool
@@ -63,21 +69,23 @@ public final class Subject {
         context: Context, frontEndpoint: String, workerEndpoint: String, integrationManager: String,
         routing: RoutingTable, limits: RoleLimits = RoleLimits(), async: AsyncOptions = AsyncOptions(),
         dispatch: DispatchOptions = DispatchOptions(), intake: IntakeControl = IntakeControl(), statistics: CoreStatistics,
-        flowDeadlines: FlowDeadlines? = nil, logger: Logger = Logger(label: "zmanager")
+        flowDeadlines: FlowDeadlines? = nil, source: RoutingSource? = nil, logger: Logger = Logger(label: "zmanager")
     ) throws(ZMQError) {
         try self.init(context: context, frontEndpoint: frontEndpoint, workerEndpoint: workerEndpoint,
                       integrationManager: integrationManager, routing: routing, limits: limits, async: async,
                       dispatch: dispatch, intake: intake, statistics: statistics, errorBody: formAwareErrorBody,
-                      flowDeadlines: flowDeadlines, logger: logger)
+                      flowDeadlines: flowDeadlines, source: source, logger: logger)
     }
 
     init(
         context: Context, frontEndpoint: String, workerEndpoint: String, integrationManager: String,
         routing: RoutingTable, limits: RoleLimits, async: AsyncOptions, dispatch: DispatchOptions = DispatchOptions(),
         intake: IntakeControl = IntakeControl(), statistics: CoreStatistics, errorBody: @escaping ErrorBodyEncoder,
-        flowDeadlines: FlowDeadlines? = nil, logger: Logger = Logger(label: "zmanager")
+        flowDeadlines: FlowDeadlines? = nil, source: RoutingSource? = nil, logger: Logger = Logger(label: "zmanager")
     ) throws(ZMQError) {
         self.intake = intake
+        self.source = source
+        if let source { routingGeneration = source.snapshot.generation }
         self.flowDeadlines = flowDeadlines
         self.logger = RoleLog.logger(logger, role: "subject")
         front = try Socket(context, .pull)
@@ -134,6 +142,7 @@ public final class Subject {
             let workersOnly = try Poller([(toWorkers, .writable)])
             var paused = false  // what `statistics.intakePaused` says, so it is written on a change only
             while true {
+                if let source, source.generation != routingGeneration { adopt(source.snapshot) }
                 if backlog.isEmpty {
                     if paused { paused = false; statistics.intakePaused.store(false, ordering: .relaxed) }
                     let outcome = try inbound.receive(from: front, maxSize: limits.maxMessageSize, maxIDLength: limits.maxIDLength, controls: true)
@@ -176,6 +185,7 @@ public final class Subject {
             var nextProbe = clock.now
             var paused = false  // as in run()
             while true {
+                if let source, source.generation != routingGeneration { adopt(source.snapshot) }
                 let full = reliable.isFull
                 if full != paused { paused = full; statistics.intakePaused.store(full, ordering: .relaxed) }
                 let poller = full ? workersOnly : both
@@ -286,6 +296,9 @@ public final class Subject {
             fail(kind, flow: "", id: "", reason, form: inbound.form)
         case .message:
             statistics.subjectReceived.add(1, ordering: .relaxed)
+            // Checked here too, not only at the top of the loop: a message received while the
+            // reload happened must be routed by the new flows.
+            if let source, source.generation != routingGeneration { adopt(source.snapshot) }
             if let verb = inbound.verb {
                 try control(verb, &inbound)
             } else {
@@ -449,6 +462,29 @@ public final class Subject {
         } else {
             try send(&inbound, prefix: prefix, to: toIntegrationManager)
         }
+    }
+
+    /// Adopts reloaded flows (``RoutingSource``), between two messages: a new router and
+    /// position cache, and every parked flow moved to the same step of its new flow, or ended
+    /// with `unknown_step` when that step or flow is gone.
+    @inline(never)
+    private func adopt(_ snapshot: RoutingSource.Snapshot) {
+        let old = router.routing
+        router = FlowRouter(routing: snapshot.routing, role: .subject) { _ in false }
+        positions = PositionCache()
+        routingGeneration = snapshot.generation
+        let move = { (position: FlowPosition) in snapshot.routing.position(of: position, in: old) }
+        early.remap(move)
+        let ended = parked.remap(move)
+        for (id, entry) in ended {
+            statistics.parked.subtract(1, ordering: .relaxed)
+            let flow = old.flows.flows[entry.position.flow]
+            fail(.unknownStep, flow: flow.name, id: id,
+                 "the flows were reloaded without ASYNC step \(flow.steps[entry.position.step].text) of flow \"\(flow.name)\"",
+                 form: entry.form)
+        }
+        logger.info("flows reloaded", metadata: ["generation": "\(snapshot.generation)", "flows": "\(snapshot.routing.flows.flows.count)",
+                                                 "parked_moved": "\(parked.count)", "parked_ended": "\(ended.count)"])
     }
 
     private func expireParked(now: ContinuousClock.Instant) {

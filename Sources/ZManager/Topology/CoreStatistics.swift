@@ -67,6 +67,10 @@ public final class CoreStatistics: Sendable {
     /// threw (or, at the Integration Manager, a subscriber of the error topic was full), so no
     /// service will see them. Written on error paths only, by any role thread.
     public let errorsNotSent = Atomic<Int>(0)
+    /// `serve`'s reloads of the flows and mappings (SIGHUP) that took effect, and those refused
+    /// for an error in the files (the running ones kept). Written by serve's main thread.
+    public let reloads = Atomic<Int>(0)
+    public let reloadsRefused = Atomic<Int>(0)
 
     private let trailingPadding: CacheLinePadding = .init()
 

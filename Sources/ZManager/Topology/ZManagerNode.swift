@@ -57,7 +57,11 @@ public final class ZManagerNode: @unchecked Sendable {
     public let intake = IntakeControl()
     /// The endpoints actually bound (wildcard ports resolved); connect clients here.
     public let endpoints: Endpoints
-    public let routing: RoutingTable
+    /// The flows and mapping the roles route by; ``reload(flows:mapping:)`` replaces them.
+    public let routingSource: RoutingSource
+    /// The flows the roles route by now.
+    public var routing: RoutingTable { routingSource.snapshot.routing }
+    private let handlers: HandlerRegistry
     /// How the Subject deals to workers: a worker started for this node must use the same.
     public let dispatch: DispatchOptions
     /// Handshakes on the secured endpoints; nil without ``Options/security``.
@@ -105,7 +109,9 @@ public final class ZManagerNode: @unchecked Sendable {
         _ = try handlers.resolve(mapping)  // fail before binding anything
         context = try Context(ioThreads: options.ioThreads, threadNamePrefix: options.threadNamePrefix,
                               security: options.security?.curve)
-        routing = RoutingTable(flows: flows)
+        let routing = RoutingTable(flows: flows)
+        routingSource = RoutingSource(routing: routing, mapping: mapping)
+        self.handlers = handlers
         dispatch = options.dispatch
         authentication = options.security.map { _ in AuthenticationStatistics() }
         do {
@@ -122,7 +128,8 @@ public final class ZManagerNode: @unchecked Sendable {
             let subject = try Subject(context: context, frontEndpoint: endpoints.subjectFront,
                                       workerEndpoint: endpoints.subjectWorkers, integrationManager: im.pullEndpoint,
                                       routing: routing, limits: options.limits, async: options.async, dispatch: options.dispatch,
-                                      intake: intake, statistics: statistics, flowDeadlines: deadlines, logger: options.logger)
+                                      intake: intake, statistics: statistics, flowDeadlines: deadlines, source: routingSource,
+                                      logger: options.logger)
             self.endpoints = Endpoints(subjectFront: subject.frontEndpoint, subjectWorkers: subject.workerEndpoint,
                                        integrationManagerPull: im.pullEndpoint, integrationManagerPub: im.pubEndpoint)
             threads.append(SocketThread.start(name: "zm-im") { im.run() })
@@ -137,7 +144,7 @@ public final class ZManagerNode: @unchecked Sendable {
                                         integrationManager: self.endpoints.integrationManagerPull,
                                         routing: routing, mapping: mapping, handlers: handlers,
                                         limits: options.limits, dispatch: options.dispatch, statistics: statistics,
-                                        logger: options.logger)
+                                        source: routingSource, logger: options.logger)
                 threads.append(SocketThread.start(name: "zm-w\(index)") { worker.run() })
             }
         } catch {
@@ -149,6 +156,18 @@ public final class ZManagerNode: @unchecked Sendable {
     }
 
     deinit { stop(drainTimeout: .zero) }
+
+    /// Replaces the flows and the mapping while the node runs: the Subject and the node's own
+    /// workers adopt them at their next message (``RoutingSource``). Workers in other processes
+    /// reload their own (`zmanager worker` on SIGHUP).
+    /// - Returns: the new generation.
+    /// - Throws: ``MissingHandlersError`` when the mapping names a target no handler is
+    ///   registered for; the running flows and mapping are then kept.
+    @discardableResult
+    public func reload(flows: FlowTable, mapping: ActionMapping) throws -> Int {
+        _ = try handlers.resolve(mapping)
+        return routingSource.replace(routing: RoutingTable(flows: flows), mapping: mapping)
+    }
 
     /// Which of the node's role threads still run: what a health check reads.
     public struct RoleStatus: Sendable, Equatable {

@@ -27,10 +27,19 @@ public final class Worker {
     let input: Socket
     let toIntegrationManager: Socket
     let toSubject: Socket
-    /// Every routing decision: where a received step goes, what follows a step.
-    let router: FlowRouter
-    /// The handler of each step this worker maps, by ``FlowRouter/index(_:)``.
-    let handlers: [StepHandler?]
+    /// Every routing decision: where a received step goes, what follows a step. Replaced only
+    /// between two messages when ``source`` has newer flows (the worker's thread only: unchecked
+    /// exclusivity as for `outbox`).
+    @exclusivity(unchecked) var router: FlowRouter
+    /// The handler of each step this worker maps, by ``FlowRouter/index(_:)`` (replaced with
+    /// `router`).
+    @exclusivity(unchecked) var handlers: [StepHandler?]
+    /// Newer flows and mappings to adopt (a reload), or nil for a worker whose never change.
+    let source: RoutingSource?
+    /// The generation of ``source`` that `router` was built from.
+    @exclusivity(unchecked) var routingGeneration = 0
+    /// The handlers by mapping target, to resolve a reloaded mapping with.
+    let registry: HandlerRegistry
     let limits: RoleLimits
     let statistics: CoreStatistics
     let pool: BufferPool
@@ -66,35 +75,25 @@ public final class Worker {
         name: String, context: Context, subject: String, subjectFront: String, integrationManager: String,
         routing: RoutingTable, mapping: ActionMapping, handlers: HandlerRegistry,
         limits: RoleLimits = RoleLimits(), dispatch: DispatchOptions = DispatchOptions(), statistics: CoreStatistics,
-        logger: Logger = Logger(label: "zmanager")
+        source: RoutingSource? = nil, logger: Logger = Logger(label: "zmanager")
     ) throws {
         try self.init(name: name, context: context, subject: subject, subjectFront: subjectFront,
                       integrationManager: integrationManager, routing: routing, mapping: mapping,
                       handlers: handlers, limits: limits, dispatch: dispatch, statistics: statistics,
-                      errorBody: formAwareErrorBody, logger: logger)
+                      errorBody: formAwareErrorBody, source: source, logger: logger)
     }
 
     init(
         name: String, context: Context, subject: String, subjectFront: String, integrationManager: String,
         routing: RoutingTable, mapping: ActionMapping, handlers registry: HandlerRegistry,
         limits: RoleLimits, dispatch: DispatchOptions = DispatchOptions(), statistics: CoreStatistics,
-        errorBody: @escaping ErrorBodyEncoder, logger: Logger = Logger(label: "zmanager")
+        errorBody: @escaping ErrorBodyEncoder, source: RoutingSource? = nil, logger: Logger = Logger(label: "zmanager")
     ) throws {
         self.logger = RoleLog.logger(logger, role: "worker", ["worker": .string(name)])
-        let byEntry = try registry.resolve(mapping)
-        let resolved = ResolvedFlowTable(flows: routing.flows, mapping: mapping)
-        let router = FlowRouter(routing: routing, role: .worker) { resolved.handler(at: $0) != nil }
-        var handlers = [StepHandler?](repeating: nil, count: router.stepCount)
-        for (f, flow) in routing.flows.flows.enumerated() {
-            for (s, step) in flow.steps.enumerated() {
-                let position = FlowPosition(flow: f, step: s)
-                guard let entry = resolved.handler(at: position) else { continue }
-                handlers[router.index(position)] = StepHandler(
-                    run: byEntry[entry.index], context: StepContext(step: step, stepIndex: s, executor: name))
-            }
-        }
-        self.router = router
-        self.handlers = handlers
+        (router, handlers) = try Self.steps(routing: routing, mapping: mapping, registry: registry, executor: name)
+        self.registry = registry
+        self.source = source
+        if let source { routingGeneration = source.snapshot.generation }
         switch dispatch.mode {
         case .fast:
             reliable = nil
@@ -126,6 +125,42 @@ public final class Worker {
         self.statistics = statistics
         self.pool = .shared
         self.errorBody = errorBody
+    }
+
+    /// The router and the handler of each step this worker maps, for `routing` and `mapping`.
+    /// - Throws: ``MissingHandlersError`` when the mapping names a target with no handler.
+    static func steps(routing: RoutingTable, mapping: ActionMapping, registry: HandlerRegistry,
+                      executor: String) throws -> (FlowRouter, [StepHandler?]) {
+        let byEntry = try registry.resolve(mapping)
+        let resolved = ResolvedFlowTable(flows: routing.flows, mapping: mapping)
+        let router = FlowRouter(routing: routing, role: .worker) { resolved.handler(at: $0) != nil }
+        var handlers = [StepHandler?](repeating: nil, count: router.stepCount)
+        for (f, flow) in routing.flows.flows.enumerated() {
+            for (s, step) in flow.steps.enumerated() {
+                let position = FlowPosition(flow: f, step: s)
+                guard let entry = resolved.handler(at: position) else { continue }
+                handlers[router.index(position)] = StepHandler(
+                    run: byEntry[entry.index], context: StepContext(step: step, stepIndex: s, executor: executor))
+            }
+        }
+        return (router, handlers)
+    }
+
+    /// Adopts reloaded flows and mappings (``RoutingSource``) between two messages. A snapshot
+    /// whose mapping names a handler this worker lacks is not adopted (the node checks that
+    /// before it publishes one; a worker process with other handlers logs it and keeps its own).
+    @inline(never)
+    private func adopt(_ snapshot: RoutingSource.Snapshot) {
+        routingGeneration = snapshot.generation
+        do {
+            (router, handlers) = try Self.steps(routing: snapshot.routing, mapping: snapshot.mapping, registry: registry,
+                                                executor: name)
+            positions = PositionCache()
+            logger.info("flows reloaded", metadata: ["generation": "\(snapshot.generation)",
+                                                     "flows": "\(snapshot.routing.flows.flows.count)"])
+        } catch {
+            logger.error("reloaded flows not adopted: keeping the previous ones", metadata: ["error": "\(error)"])
+        }
     }
 
     /// Runs until the context shuts down.
@@ -232,6 +267,7 @@ public final class Worker {
     }
 
     private func execute(_ inbound: inout Inbound, _ state: inout StepExecution) throws(ZMQError) {
+        if let source, source.generation != routingGeneration { adopt(source.snapshot) }
         guard var position = positions.position(of: inbound, in: router.routing.flows) else {
             let flow = inbound.flowString
             let missing = router.routing.missingPosition(flow: flow)
