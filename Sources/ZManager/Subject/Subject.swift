@@ -25,9 +25,13 @@ public final class Subject {
     /// Where a started flow goes next (``FlowRouter``, Subject role). Replaced only between two
     /// messages when ``source`` has newer flows (the Subject's thread only: unchecked exclusivity
     /// as for `outbox`).
+    /// The loops keep their own copy and pass it down borrowed (``adoptIfReloaded(_:)``): every
+    /// read of this `var` costs a retain and a release.
     @exclusivity(unchecked) var router: FlowRouter
     /// Newer flows to adopt (a reload), or nil for a Subject whose flows never change.
     let source: RoutingSource?
+    /// ``source``'s newest generation, read per message without reference counting.
+    let newestGeneration: RoutingSource.Generation?
     /// The generation of ``source`` that `router` was built from.
     @exclusivity(unchecked) var routingGeneration = 0
     let limits: RoleLimits
@@ -85,6 +89,7 @@ public final class Subject {
     ) throws(ZMQError) {
         self.intake = intake
         self.source = source
+        newestGeneration = source?.generationCell
         if let source { routingGeneration = source.snapshot.generation }
         self.flowDeadlines = flowDeadlines
         self.logger = RoleLog.logger(logger, role: "subject")
@@ -141,13 +146,15 @@ public final class Subject {
             let frontAndWorkers = try Poller([(front, .readable), (toWorkers, .writable)])
             let workersOnly = try Poller([(toWorkers, .writable)])
             var paused = false  // what `statistics.intakePaused` says, so it is written on a change only
+            var router = self.router
             while true {
-                if let source, source.generation != routingGeneration { adopt(source.snapshot) }
+                adoptIfReloaded(&router)  // also while idle: parked flows move or end promptly
                 if backlog.isEmpty {
                     if paused { paused = false; statistics.intakePaused.store(false, ordering: .relaxed) }
                     let outcome = try inbound.receive(from: front, maxSize: limits.maxMessageSize, maxIDLength: limits.maxIDLength, controls: true)
                     checkIntake(frontEmpty: outcome.isTimedOut)
-                    try take(outcome, &inbound)
+                    adoptIfReloaded(&router)  // a message received while the reload happened
+                    try take(outcome, &inbound, router)
                 } else {
                     checkIntake(frontEmpty: !frontAndWorkers.isReadable(0))
                     let full = backlog.isFull
@@ -157,7 +164,9 @@ public final class Subject {
                     _ = try poller.poll(timeout: max(.zero, min(untilExpiry, .milliseconds(20))))
                     if poller.events(at: full ? 0 : 1).contains(.writable) { try flushBacklog() }
                     if !full && frontAndWorkers.isReadable(0) {
-                        try take(try inbound.receive(from: front, maxSize: limits.maxMessageSize, maxIDLength: limits.maxIDLength, controls: true, dontWait: true), &inbound)
+                        let outcome = try inbound.receive(from: front, maxSize: limits.maxMessageSize, maxIDLength: limits.maxIDLength, controls: true, dontWait: true)
+                        adoptIfReloaded(&router)
+                        try take(outcome, &inbound, router)
                     }
                     expireBacklog(now: clock.now)
                 }
@@ -184,8 +193,9 @@ public final class Subject {
             let workersOnly = try Poller([(toWorkers, .readable)])
             var nextProbe = clock.now
             var paused = false  // as in run()
+            var router = self.router
             while true {
-                if let source, source.generation != routingGeneration { adopt(source.snapshot) }
+                adoptIfReloaded(&router)
                 let full = reliable.isFull
                 if full != paused { paused = full; statistics.intakePaused.store(full, ordering: .relaxed) }
                 let poller = full ? workersOnly : both
@@ -194,14 +204,15 @@ public final class Subject {
                 _ = try poller.poll(timeout: max(.zero, min(wait, .milliseconds(20))))
                 // Batches bound how long one side waits for the other.
                 var taken = 0
-                while taken < 256, try takeFromWorker(reliable, &identity, &lead, &inbound) { taken += 1 }
+                while taken < 256, try takeFromWorker(reliable, &identity, &lead, &inbound, &router) { taken += 1 }
                 if reliable.hasWaiting { try reliable.pump() }
                 taken = 0
                 while taken < 256, !reliable.isFull {
                     let outcome = try inbound.receive(from: front, maxSize: limits.maxMessageSize, maxIDLength: limits.maxIDLength, controls: true, dontWait: true)
                     checkIntake(frontEmpty: outcome.isTimedOut)
                     if case .timedOut = outcome { break }
-                    try take(outcome, &inbound)
+                    adoptIfReloaded(&router)
+                    try take(outcome, &inbound, router)
                     taken += 1
                 }
                 let now = clock.now
@@ -227,7 +238,7 @@ public final class Subject {
     /// with its receipt, carried on unless its step was dealt again since (then it is stale
     /// and dropped: the new dealing answers). Returns false when nothing was waiting.
     private func takeFromWorker(_ reliable: ReliableDispatch, _ identity: inout Message, _ lead: inout Message,
-                                _ inbound: inout Inbound) throws(ZMQError) -> Bool {
+                                _ inbound: inout Inbound, _ router: inout FlowRouter) throws(ZMQError) -> Bool {
         guard try toWorkers.receive(into: &identity, dontWait: true) == .received else { return false }
         guard identity.more else { return true }
         _ = try toWorkers.receive(into: &lead)
@@ -251,7 +262,9 @@ public final class Subject {
                 return true
             }
             if flags.contains(.toSubject) {
-                try take(try inbound.receive(from: toWorkers, maxSize: limits.maxMessageSize, maxIDLength: limits.maxIDLength, controls: true), &inbound)
+                let outcome = try inbound.receive(from: toWorkers, maxSize: limits.maxMessageSize, maxIDLength: limits.maxIDLength, controls: true)
+                adoptIfReloaded(&router)
+                try take(outcome, &inbound, router)
             } else {
                 _ = try toWorkers.forward(to: toIntegrationManager, using: &lead)
             }
@@ -286,7 +299,18 @@ public final class Subject {
         }
     }
 
-    private func take(_ outcome: Inbound.Outcome, _ inbound: inout Inbound) throws(ZMQError) {
+    /// Between two messages: adopts newer flows when the source has them, into `router` (the
+    /// loop's own copy, passed down borrowed: a read of the `var` property per use would cost a
+    /// retain and a release each, measured at about 100 instructions per message).
+    @inline(__always)
+    private func adoptIfReloaded(_ router: inout FlowRouter) {
+        if let newestGeneration, newestGeneration.value != routingGeneration {
+            adopt(source!.snapshot)
+            router = self.router
+        }
+    }
+
+    private func take(_ outcome: Inbound.Outcome, _ inbound: inout Inbound, _ router: FlowRouter) throws(ZMQError) {
         switch outcome {
         case .timedOut:
             break
@@ -296,18 +320,15 @@ public final class Subject {
             fail(kind, flow: "", id: "", reason, form: inbound.form)
         case .message:
             statistics.subjectReceived.add(1, ordering: .relaxed)
-            // Checked here too, not only at the top of the loop: a message received while the
-            // reload happened must be routed by the new flows.
-            if let source, source.generation != routingGeneration { adopt(source.snapshot) }
             if let verb = inbound.verb {
-                try control(verb, &inbound)
+                try control(verb, &inbound, router)
             } else {
-                try route(&inbound)
+                try route(&inbound, router)
             }
         }
     }
 
-    private func route(_ inbound: inout Inbound) throws(ZMQError) {
+    private func route(_ inbound: inout Inbound, _ router: FlowRouter) throws(ZMQError) {
         // The flow position is looked up only where it is used (Push, ASYNC answers):
         // forwarded steps go on as they are.
         switch MessageClass(inbound.fields, in: inbound.headBytes) {
@@ -326,7 +347,7 @@ public final class Subject {
             else { return unknown(&inbound) }
             switch next.hop {
             case .result, .publish:
-                try send(&inbound, as: next.position, to: toIntegrationManager)
+                try send(&inbound, prefix: router.prefix(next.position), to: toIntegrationManager)
             case .park:
                 try park(&inbound, at: next.position)
             case .workers, .runHere, .publishAndRunHere, .subject:
@@ -388,7 +409,7 @@ public final class Subject {
         fail(missing.kind, flow: flow, id: inbound.idString, missing.text, form: inbound.form)
     }
 
-    private func control(_ verb: ControlVerb, _ inbound: inout Inbound) throws(ZMQError) {
+    private func control(_ verb: ControlVerb, _ inbound: inout Inbound, _ router: FlowRouter) throws(ZMQError) {
         switch verb {
         case .ping:
             let prefix = HeaderPrefix(fields: [Topics.controlConfig, "PONG", "", "", ""])

@@ -4,7 +4,7 @@ import Synchronization
 /// reloads them on SIGHUP).
 ///
 /// Each role keeps its own router, built from a snapshot, and compares the source's generation
-/// with its own once per message (one relaxed atomic load); when it changed, the role rebuilds its
+/// with its own once per message (one atomic load); when it changed, the role rebuilds its
 /// router on its own thread, between two messages. Nothing is locked on the hot path and no role
 /// ever sees half a table.
 ///
@@ -22,15 +22,37 @@ public final class RoutingSource: Sendable {
     }
 
     private let current: Mutex<Snapshot>
-    private let latest = Atomic<Int>(0)
+    /// The newest generation, in memory of its own: roles read it through ``Generation``, a
+    /// plain pointer, so the per-message check needs no reference counting (with the roles'
+    /// routers passed down borrowed, the whole check measured 13 instructions per message in the
+    /// Subject and 17 in a worker, callgrind; reading routers and this object through `var`
+    /// references instead cost 100 to 800).
+    private let latest: Generation
 
     public init(routing: RoutingTable, mapping: ActionMapping) {
         current = Mutex(Snapshot(generation: 0, routing: routing, mapping: mapping))
+        let cell = UnsafeMutablePointer<Atomic<Int>>.allocate(capacity: 1)
+        cell.initialize(to: Atomic(0))
+        latest = Generation(cell: cell)
+    }
+
+    deinit {
+        latest.cell.deinitialize(count: 1)
+        latest.cell.deallocate()
     }
 
     /// The generation of the newest tables: what roles compare theirs with, per message.
-    @inline(__always)
-    public var generation: Int { latest.load(ordering: .acquiring) }
+    public var generation: Int { latest.value }
+
+    /// A role's view of the newest generation: no reference counting per read. Valid while the
+    /// source lives; a role keeps the source too.
+    struct Generation: @unchecked Sendable {
+        // @unchecked Sendable: the pointer is to an atomic, which any thread may read.
+        let cell: UnsafeMutablePointer<Atomic<Int>>
+        @inline(__always) var value: Int { cell[0].load(ordering: .acquiring) }
+    }
+
+    var generationCell: Generation { latest }
 
     /// The newest tables.
     public var snapshot: Snapshot { current.withLock { $0 } }
@@ -42,7 +64,7 @@ public final class RoutingSource: Sendable {
             snapshot = Snapshot(generation: snapshot.generation + 1, routing: routing, mapping: mapping)
             return snapshot.generation
         }
-        latest.store(generation, ordering: .releasing)
+        latest.cell[0].store(generation, ordering: .releasing)
         return generation
     }
 }

@@ -30,12 +30,25 @@ public final class Worker {
     /// Every routing decision: where a received step goes, what follows a step. Replaced only
     /// between two messages when ``source`` has newer flows (the worker's thread only: unchecked
     /// exclusivity as for `outbox`).
-    @exclusivity(unchecked) var router: FlowRouter
-    /// The handler of each step this worker maps, by ``FlowRouter/index(_:)`` (replaced with
-    /// `router`).
-    @exclusivity(unchecked) var handlers: [StepHandler?]
-    /// Newer flows and mappings to adopt (a reload), or nil for a worker whose never change.
+    /// With the handler of each step this worker maps, by ``FlowRouter/index(_:)``, in one
+    /// object. The loops keep their own copy and pass it to `execute` borrowed
+    /// (``adoptIfReloaded(_:)``): a read of this `var` costs a retain and a release, and its
+    /// `let` fields are then borrowed for free.
+    @exclusivity(unchecked) var steps: Steps
+
+    /// A router and its handlers, replaced together.
+    final class Steps {
+        let router: FlowRouter
+        let handlers: [StepHandler?]
+        init(router: FlowRouter, handlers: [StepHandler?]) {
+            self.router = router
+            self.handlers = handlers
+        }
+    }
+    /// Newer flows and mappings to adopt (a reload), or nil for a worker whose flows never change.
     let source: RoutingSource?
+    /// ``source``'s newest generation, read per message without reference counting.
+    let newestGeneration: RoutingSource.Generation?
     /// The generation of ``source`` that `router` was built from.
     @exclusivity(unchecked) var routingGeneration = 0
     /// The handlers by mapping target, to resolve a reloaded mapping with.
@@ -90,9 +103,10 @@ public final class Worker {
         errorBody: @escaping ErrorBodyEncoder, source: RoutingSource? = nil, logger: Logger = Logger(label: "zmanager")
     ) throws {
         self.logger = RoleLog.logger(logger, role: "worker", ["worker": .string(name)])
-        (router, handlers) = try Self.steps(routing: routing, mapping: mapping, registry: registry, executor: name)
+        steps = try Self.steps(routing: routing, mapping: mapping, registry: registry, executor: name)
         self.registry = registry
         self.source = source
+        newestGeneration = source?.generationCell
         if let source { routingGeneration = source.snapshot.generation }
         switch dispatch.mode {
         case .fast:
@@ -130,7 +144,7 @@ public final class Worker {
     /// The router and the handler of each step this worker maps, for `routing` and `mapping`.
     /// - Throws: ``MissingHandlersError`` when the mapping names a target with no handler.
     static func steps(routing: RoutingTable, mapping: ActionMapping, registry: HandlerRegistry,
-                      executor: String) throws -> (FlowRouter, [StepHandler?]) {
+                      executor: String) throws -> Steps {
         let byEntry = try registry.resolve(mapping)
         let resolved = ResolvedFlowTable(flows: routing.flows, mapping: mapping)
         let router = FlowRouter(routing: routing, role: .worker) { resolved.handler(at: $0) != nil }
@@ -143,7 +157,7 @@ public final class Worker {
                     run: byEntry[entry.index], context: StepContext(step: step, stepIndex: s, executor: executor))
             }
         }
-        return (router, handlers)
+        return Steps(router: router, handlers: handlers)
     }
 
     /// Adopts reloaded flows and mappings (``RoutingSource``) between two messages. A snapshot
@@ -153,8 +167,7 @@ public final class Worker {
     private func adopt(_ snapshot: RoutingSource.Snapshot) {
         routingGeneration = snapshot.generation
         do {
-            (router, handlers) = try Self.steps(routing: snapshot.routing, mapping: snapshot.mapping, registry: registry,
-                                                executor: name)
+            steps = try Self.steps(routing: snapshot.routing, mapping: snapshot.mapping, registry: registry, executor: name)
             positions = PositionCache()
             logger.info("flows reloaded", metadata: ["generation": "\(snapshot.generation)",
                                                      "flows": "\(snapshot.routing.flows.flows.count)"])
@@ -168,6 +181,7 @@ public final class Worker {
         var inbound = Inbound()
         var state = StepExecution()
         if let reliable { return runReliable(credit: reliable.credit, &inbound, &state) }
+        var steps = self.steps
         do {
             while true {
                 switch try inbound.receive(from: input, maxSize: limits.maxMessageSize, maxIDLength: limits.maxIDLength) {
@@ -178,7 +192,8 @@ public final class Worker {
                     fail(kind, flow: "", id: "", reason, form: inbound.form)
                 case .message:
                     statistics.workerReceived.add(1, ordering: .relaxed)
-                    try execute(&inbound, &state)
+                    adoptIfReloaded(&steps)
+                    try execute(&inbound, &state, steps)
                 }
             }
         } catch {
@@ -196,6 +211,7 @@ public final class Worker {
     /// itself), and one that does know it deals again what it believed the worker held.
     private func runReliable(credit: Int, _ inbound: inout Inbound, _ state: inout StepExecution) {
         var lead = Message()
+        var steps = self.steps
         do {
             try sendReady(credit: credit)
             while true {
@@ -223,7 +239,8 @@ public final class Worker {
                     fail(kind, flow: "", id: "", reason, form: inbound.form)
                 case .message:
                     statistics.workerReceived.add(1, ordering: .relaxed)
-                    try execute(&inbound, &state)
+                    adoptIfReloaded(&steps)
+                    try execute(&inbound, &state, steps)
                 }
                 if receiptOwed { receipt(.final, more: false) }
             }
@@ -266,8 +283,18 @@ public final class Worker {
         _ = try input.send(&receiptFrame, more: more)
     }
 
-    private func execute(_ inbound: inout Inbound, _ state: inout StepExecution) throws(ZMQError) {
-        if let source, source.generation != routingGeneration { adopt(source.snapshot) }
+    /// Between two messages: adopts newer flows when the source has them, into `steps` (the
+    /// loop's own copy, passed to ``execute(_:_:_:)`` borrowed: no reference counting per message).
+    @inline(__always)
+    private func adoptIfReloaded(_ steps: inout Steps) {
+        if let newestGeneration, newestGeneration.value != routingGeneration {
+            adopt(source!.snapshot)
+            steps = self.steps
+        }
+    }
+
+    private func execute(_ inbound: inout Inbound, _ state: inout StepExecution, _ steps: Steps) throws(ZMQError) {
+        let router = steps.router
         guard var position = positions.position(of: inbound, in: router.routing.flows) else {
             let flow = inbound.flowString
             let missing = router.routing.missingPosition(flow: flow)
@@ -284,13 +311,13 @@ public final class Worker {
             return try state.send(&inbound, prefix: router.prefix(position), keepBody: false,
                                   outbox: &outbox, to: toIntegrationManager, pool: pool)
         case .unmapped, .notMine:
-            return unmapped(position, &inbound)
+            return unmapped(position, router, &inbound)
         case .endOfFlow:
             return fail(.unknownStep, flow: router.flowName(position), id: inbound.idString,
                         "\(router.stepText(position)) ends the flow: a result is published, not executed", form: inbound.form)
         }
         while true {
-            guard let handler = handlers[router.index(position)] else { return unmapped(position, &inbound) }
+            guard let handler = steps.handlers[router.index(position)] else { return unmapped(position, router, &inbound) }
             let failure = state.run(handler, on: &inbound)
             statistics.handlerCalls.add(1, ordering: .relaxed)
             if let failure {
@@ -328,7 +355,7 @@ public final class Worker {
         }
     }
 
-    private func unmapped(_ position: FlowPosition, _ inbound: inout Inbound) {
+    private func unmapped(_ position: FlowPosition, _ router: FlowRouter, _ inbound: inout Inbound) {
         fail(.unmappedAction, flow: router.flowName(position), id: inbound.idString,
              "worker \(name) has no mapping for step \(router.stepText(position))", form: inbound.form)
     }
