@@ -12,6 +12,8 @@
 //                    and by zmanager-bare-c, the standalone C reference program
 //   ZManagerHarness  the load-testing harness: scenarios, load generator, calibration, reports
 //   ZManagerMetrics  operations: Prometheus metrics and health over HTTP for serve and workers
+//   ZManagerServe    the serve, worker and keygen commands, for zmanager and for executables of
+//                    your own handlers (ZManagerComponent; examples/component is a template)
 //   zmanager     the command-line tool (linked with jemalloc)
 import PackageDescription
 
@@ -29,8 +31,10 @@ let package = Package(
         .library(name: "ZManager", targets: ["ZManager"]),
         .library(name: "ZManagerHarness", targets: ["ZManagerHarness"]),
         .library(name: "ZManagerMetrics", targets: ["ZManagerMetrics"]),
+        .library(name: "ZManagerServe", targets: ["ZManagerServe"]),
         .executable(name: "zmanager", targets: ["zmanager"]),
         .executable(name: "zmanager-bare-c", targets: ["zmanager-bare-c"]),
+        .executable(name: "zmanager-component-example", targets: ["zmanager-component-example"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
@@ -101,17 +105,35 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        .target(
+            name: "ZManagerServe",
+            dependencies: [
+                "ZManager",
+                "ZManagerMetrics",
+                "ZeroMQ",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
         .executableTarget(
             name: "zmanager",
             dependencies: [
                 "ZManager",
-                "ZManagerMetrics",
+                "ZManagerServe",
                 "ZManagerHarness",
                 "ZeroMQ",
                 "CJemalloc",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "Logging", package: "swift-log"),
             ],
+            swiftSettings: strict
+        ),
+        // The template of a component of your own (examples/component/README.md): a target of
+        // this package so that every build and test builds it.
+        .executableTarget(
+            name: "zmanager-component-example",
+            dependencies: ["ZManager", "ZManagerServe"],
+            path: "examples/component/Sources",
             swiftSettings: strict
         ),
         .testTarget(
@@ -132,7 +154,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ZManagerTests",
-            dependencies: ["ZManager", "ZManagerMetrics", "ZeroMQ", "Pickle", "zmanager"],
+            dependencies: ["ZManager", "ZManagerMetrics", "ZeroMQ", "Pickle", "zmanager", "zmanager-component-example"],
             swiftSettings: strict
         ),
     ]

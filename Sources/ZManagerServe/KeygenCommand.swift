@@ -1,12 +1,12 @@
-import ArgumentParser
+public import ArgumentParser
 import Foundation
 import ZManager
 import ZeroMQ
 
 /// `zmanager keygen NAME`: a CURVE key pair as two certificate files, in the format pyzmq's
 /// `zmq.auth.load_certificate` and CZMQ read.
-struct KeygenCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
+public struct KeygenCommand: ParsableCommand {
+    public static let configuration = CommandConfiguration(
         commandName: "keygen",
         abstract: "Write a CURVE key pair: NAME.key (public, for the other side) and NAME.key_secret (private, mode 0600).",
         discussion: """
@@ -25,14 +25,16 @@ struct KeygenCommand: ParsableCommand {
     @Flag(help: "Replace existing files of that name.")
     var force = false
 
-    func validate() throws {
+    public func validate() throws {
         guard !name.isEmpty, !name.hasPrefix("."), name.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }) else {
             throw ValidationError("NAME: expected letters, digits, '-', '_' or '.' (not first), found \"\(name)\"")
         }
         guard CurveKeyPair.isAvailable else { throw ValidationError("this libzmq was built without CURVE (libsodium)") }
     }
 
-    func run() throws {
+    public init() {}
+
+    public func run() throws {
         do {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         } catch {

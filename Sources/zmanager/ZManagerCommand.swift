@@ -1,4 +1,5 @@
 import ArgumentParser
+import ZManagerServe
 
 /// `zmanager`: runs the ZManager core and its load-testing harness.
 @main
