@@ -14,6 +14,9 @@ import Synchronization
 public final class MetricsExporter: Sendable {
     public let registry: PrometheusCollectorRegistry
     private let mirrored = Mutex<[Mirrored]>([])
+    /// Text rendered after the registry's: families the registry cannot mirror (a histogram
+    /// whose buckets live elsewhere).
+    private let appended = Mutex<[@Sendable () -> String]>([])
 
     /// One registry metric and where its value comes from.
     private struct Mirrored: Sendable {
@@ -49,10 +52,11 @@ public final class MetricsExporter: Sendable {
     /// Reads every mirrored value and renders the registry in Prometheus' text format.
     /// Serialised: two scrapes at once cannot see each other's half-updated counters.
     public func render() -> String {
-        mirrored.withLock { metrics in
+        let text = mirrored.withLock { metrics in
             for metric in metrics { metric.update() }
             return registry.emitToString()
         }
+        return appended.withLock { renderers in renderers.reduce(text) { $0 + $1() } }
     }
 }
 
@@ -139,5 +143,38 @@ extension MetricsExporter {
         counter("zmanager_auth_handshakes_total", labels: [("result", "failed")], help: help) {
             statistics.failed.load(ordering: .relaxed)
         }
+    }
+}
+
+extension MetricsExporter {
+    /// Per-flow time from the Subject's intake to the result, as the Prometheus histogram
+    /// `zmanager_flow_duration_seconds{flow=…}` (recorded while flows have a deadline,
+    /// `limits.flow_timeout`; see ``FlowLatencies``).
+    public func exportFlowLatencies(_ latencies: FlowLatencies) {
+        appended.withLock { $0.append { Self.histogramText(latencies.snapshot) } }
+    }
+
+    /// Prometheus text (0.0.4) of the histograms, flows in name order.
+    static func histogramText(_ histograms: [String: FlowLatencies.Histogram]) -> String {
+        let name = "zmanager_flow_duration_seconds"
+        var text = "# HELP \(name) Time from the Subject's intake to the flow's result, per flow (flows with a deadline only).\n"
+        text += "# TYPE \(name) histogram\n"
+        for flow in histograms.keys.sorted() {
+            let histogram = histograms[flow]!
+            let label = "flow=\"\(escape(flow))\""
+            for (index, count) in histogram.cumulative.enumerated() {
+                let bound = index < FlowLatencies.bounds.count ? "\(FlowLatencies.bounds[index])" : "+Inf"
+                text += "\(name)_bucket{\(label),le=\"\(bound)\"} \(count)\n"
+            }
+            text += "\(name)_sum{\(label)} \(histogram.sum)\n"
+            text += "\(name)_count{\(label)} \(histogram.count)\n"
+        }
+        return text
+    }
+
+    /// A label value with `\\`, `"` and newlines escaped, as the text format requires.
+    static func escape(_ value: String) -> String {
+        value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+            .replacingOccurrences(of: "\n", with: "\\n")
     }
 }

@@ -128,6 +128,7 @@ extension ServeCommand {
         exporter.exportCore(node.statistics)
         exporter.exportBufferPool()
         if let authentication = node.authentication { exporter.exportAuthentication(authentication) }
+        if let latencies = node.flowLatencies { exporter.exportFlowLatencies(latencies) }
         let reloadHelp = "Reloads of the flows and mappings (SIGHUP), by result: ok, or refused for an error in the files."
         exporter.counter("zmanager_reloads_total", labels: [("result", "ok")], help: reloadHelp) {
             node.statistics.reloads.load(ordering: .relaxed)

@@ -28,9 +28,16 @@ public final class FlowDeadlines: Sendable {
         let deadline: ContinuousClock.Instant
     }
 
+    /// A flow open under an id: how many (ids may repeat), and the first one's start and flow.
+    private struct Open {
+        var count: Int
+        let flow: String
+        let started: ContinuousClock.Instant
+    }
+
     private struct State {
-        /// Open flows by id (ids may repeat: how many are open under it).
-        var open: [String: Int] = [:]
+        /// Open flows by id.
+        var open: [String: Open] = [:]
         /// Starts, oldest first, from `head` on; entries of flows that ended since stay until
         /// expiry passes them or a compaction drops them.
         var starts: [Start] = []
@@ -46,6 +53,8 @@ public final class FlowDeadlines: Sendable {
 
     public let timeout: Duration
     private let state = Mutex(State())
+    /// Each result's time from intake, per flow (``FlowLatencies``).
+    public let latencies = FlowLatencies()
 
     public init(timeout: Duration) {
         precondition(timeout > .zero, "a flow timeout must be positive")
@@ -56,24 +65,35 @@ public final class FlowDeadlines: Sendable {
     func started(id: String, flow: String, form: WireForm, now: ContinuousClock.Instant) {
         let key = Self.key(id)
         state.withLock { state in
-            state.open[key, default: 0] += 1
+            if state.open[key] != nil {
+                state.open[key]!.count += 1
+            } else {
+                state.open[key] = Open(count: 1, flow: flow, started: now)
+            }
             state.starts.append(Start(id: key, flow: flow, form: form, deadline: now + timeout))
         }
     }
 
     /// A result or error for `id` reached the IM. False when the flow was ended by its deadline
-    /// already: the message is late and is dropped, not counted again.
-    func ended(id: String) -> Bool {
+    /// already: the message is late and is dropped, not counted again. A result's time since
+    /// its start goes into ``latencies`` (with a repeated id, since the first open start).
+    func ended(id: String, result: Bool = false, now: @autoclosure () -> ContinuousClock.Instant = .now) -> Bool {
         let key = Self.key(id)
-        return state.withLock { state in
-            if let count = state.open[key] {
-                state.open[key] = count > 1 ? count - 1 : nil
+        let ended: Open?? = state.withLock { state in
+            if let open = state.open[key] {
+                if open.count > 1 { state.open[key]!.count -= 1 } else { state.open[key] = nil }
                 state.ended += 1
                 Self.compactIfWorthIt(&state)
-                return true
+                return .some(open)
             }
-            return state.timedOut[key] == nil
+            return state.timedOut[key] == nil ? .some(nil) : nil
         }
+        guard let ended else { return false }
+        if result, let open = ended {
+            let elapsed = (now() - open.started).components
+            latencies.record(flow: open.flow, seconds: Double(elapsed.seconds) + Double(elapsed.attoseconds) / 1e18)
+        }
+        return true
     }
 
     /// Whether a message for `id` belongs to a flow ended by its deadline (a step still on its
@@ -91,11 +111,11 @@ public final class FlowDeadlines: Sendable {
             while state.head < state.starts.count, state.starts[state.head].deadline <= now {
                 let start = state.starts[state.head]
                 state.head += 1
-                guard let count = state.open[start.id] else {
+                guard let open = state.open[start.id] else {
                     state.ended -= 1
                     continue
                 }
-                state.open[start.id] = count > 1 ? count - 1 : nil
+                if open.count > 1 { state.open[start.id]!.count -= 1 } else { state.open[start.id] = nil }
                 expired.append(Expired(id: start.id, flow: start.flow, form: start.form))
                 state.timedOut[start.id, default: 0] += 1
                 state.timedOutOrder.append((start.id, now + timeout))
@@ -118,7 +138,7 @@ public final class FlowDeadlines: Sendable {
     }
 
     /// Flows open now (for tests and metrics).
-    var openCount: Int { state.withLock { $0.open.values.reduce(0, +) } }
+    var openCount: Int { state.withLock { $0.open.values.reduce(0) { $0 + $1.count } } }
 
     /// Starts kept in memory, ended ones included (for tests: compaction keeps this near the
     /// open flows, not all flows of the last timeout).
@@ -130,7 +150,7 @@ public final class FlowDeadlines: Sendable {
     private static func compactIfWorthIt(_ state: inout State) {
         let kept = state.starts.count - state.head
         guard state.ended > 1_024, state.ended * 2 > kept else { return }
-        var remaining = state.open
+        var remaining = state.open.mapValues(\.count)
         var survivors: [Start] = []
         survivors.reserveCapacity(kept - state.ended)
         for start in state.starts[state.head...].reversed() {

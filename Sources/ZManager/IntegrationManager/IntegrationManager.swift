@@ -101,7 +101,7 @@ public final class IntegrationManager {
                     try refuseOversized(&frame, size, more: two && second.more)
                     continue
                 }
-                if flowDeadlines != nil, outcome != nil, outcome != .refusal, try isLate(&frame, step: outcome == .step, more: two && second.more, &scratch) {
+                if flowDeadlines != nil, outcome != nil, outcome != .refusal, try isLate(&frame, step: outcome == .step, result: outcome == .result, more: two && second.more, &scratch) {
                     continue
                 }
                 switch outcome {
@@ -146,10 +146,10 @@ public final class IntegrationManager {
     /// With deadlines: whether the message belongs to a flow ended by its deadline already (then
     /// its other frames are read, it is dropped and counted); for a result or an error, the flow
     /// ends here otherwise.
-    private func isLate(_ first: inout Message, step: Bool, more: Bool, _ scratch: inout Message) throws(ZMQError) -> Bool {
+    private func isLate(_ first: inout Message, step: Bool, result: Bool, more: Bool, _ scratch: inout Message) throws(ZMQError) -> Bool {
         guard let flowDeadlines else { return false }
         let id = first.withUnsafeBytes { bytes in (try? WireHeader.parse(bytes)).map { $0.string(.id, in: bytes) } ?? "" }
-        let late = step ? flowDeadlines.isTimedOut(id: id) : !flowDeadlines.ended(id: id)
+        let late = step ? flowDeadlines.isTimedOut(id: id) : !flowDeadlines.ended(id: id, result: result)
         guard late else { return false }
         try dropRest(more: more, &scratch)
         statistics.lateMessagesDropped.add(1, ordering: .relaxed)

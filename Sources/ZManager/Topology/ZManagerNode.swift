@@ -64,6 +64,9 @@ public final class ZManagerNode: @unchecked Sendable {
     private let handlers: HandlerRegistry
     /// How the Subject deals to workers: a worker started for this node must use the same.
     public let dispatch: DispatchOptions
+    /// Each flow's time from intake to result, while flows have a deadline
+    /// (``RoleLimits/flowTimeout``); nil otherwise.
+    public let flowLatencies: FlowLatencies?
     /// Handshakes on the secured endpoints; nil without ``Options/security``.
     public let authentication: AuthenticationStatistics?
     private var threads: [SocketThread] = []
@@ -114,6 +117,8 @@ public final class ZManagerNode: @unchecked Sendable {
         self.handlers = handlers
         dispatch = options.dispatch
         authentication = options.security.map { _ in AuthenticationStatistics() }
+        let deadlines = options.limits.flowTimeout.map { FlowDeadlines(timeout: $0) }
+        flowLatencies = deadlines?.latencies
         do {
             if let security = options.security, let authentication {
                 // First: the context refuses a secured bind until its ZAP handler is bound.
@@ -121,7 +126,6 @@ public final class ZManagerNode: @unchecked Sendable {
                                                       statistics: authentication, logger: options.logger)
                 threads.append(SocketThread.start(name: "zm-auth") { authenticator.run() })
             }
-            let deadlines = options.limits.flowTimeout.map { FlowDeadlines(timeout: $0) }
             let im = try IntegrationManager(context: context, pullEndpoint: endpoints.integrationManagerPull,
                                             pubEndpoint: endpoints.integrationManagerPub, limits: options.limits,
                                             statistics: statistics, flowDeadlines: deadlines, logger: options.logger)
