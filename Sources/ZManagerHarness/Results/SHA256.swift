@@ -1,7 +1,8 @@
 /// SHA-256 (FIPS 180-4), for the scenario hash in `result.json`.
 ///
-/// Written here because Foundation on Linux has no digest API and pulling in swift-crypto
-/// for one hash of a small file would add minutes to every clean build.
+/// Written here because Foundation on Linux has no digest API, and swift-crypto builds BoringSSL
+/// on Linux: 77 s of a clean debug build measured here, in each of CI's three builds, for one hash
+/// of a small file per run (docs/RESULTS.md, "What the figures depend on").
 enum SHA256 {
     private static let k: [UInt32] = [
         0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
