@@ -3,11 +3,13 @@ import Foundation
 import Logging
 import ZManager
 import ZManagerMetrics
+import ServiceLifecycle
+import Synchronization
 import ZeroMQ
 
 /// `zmanager serve --config FILE`: runs a ZManager topology until SIGINT/SIGTERM, then
 /// drains in-flight flows and stops.
-public struct ServeCommand: ParsableCommand {
+public struct ServeCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "serve",
         abstract: "Run Subject, Integration Manager and workers from a configuration file until SIGINT/SIGTERM.",
@@ -31,8 +33,9 @@ public struct ServeCommand: ParsableCommand {
 
     public init() {}
 
-    public func run() throws {
-        Signals.blockTermination()  // before any thread starts: see Signals
+    public func run() async throws {
+        // First, before any socket is bound or thread started: see Lifecycle.
+        let signals = await Lifecycle.signals()
         var configuration = try loadConfiguration(config)
         if let workers { configuration.workers = workers }
         let logger = logging.bootstrap(configuration: configuration)
@@ -60,33 +63,41 @@ public struct ServeCommand: ParsableCommand {
             throw error
         }
         if let metrics { logger.info("metrics listening", metadata: ["address": "http://\(metrics.address)"]) }
-        print("ready subject=\(endpoints.subjectFront) workers=\(endpoints.subjectWorkers) "
-              + "integration_manager_pull=\(endpoints.integrationManagerPull) "
-              + "integration_manager_pub=\(endpoints.integrationManagerPub) "
-              + "deployment=\(configuration.deployment.rawValue) worker_count=\(configuration.workers) "
-              + "flows=\(flows.flows.count) dispatch=\(configuration.dispatch.mode.rawValue)"
-              + (security == nil ? " security=none" : " security=curve")
-              + (metrics.map { " metrics=http://\($0.address)" } ?? ""))
-        fflush(nil)
+        let readyLine = "ready subject=\(endpoints.subjectFront) workers=\(endpoints.subjectWorkers) "
+            + "integration_manager_pull=\(endpoints.integrationManagerPull) "
+            + "integration_manager_pub=\(endpoints.integrationManagerPub) "
+            + "deployment=\(configuration.deployment.rawValue) worker_count=\(configuration.workers) "
+            + "flows=\(flows.flows.count) dispatch=\(configuration.dispatch.mode.rawValue)"
+            + (security == nil ? " security=none" : " security=curve")
+            + (metrics.map { " metrics=http://\($0.address)" } ?? "")
 
-        var signal = Signals.wait()
-        while signal == .hangup {
-            reload(node: node, supervisor: supervisor, logger: logger)
-            signal = Signals.wait()
-        }
-        let drained = node.drain(timeout: configuration.drainTimeout)
-        metrics?.stop()
-        supervisor.stop()
+        // Stopped in reverse order: the node drains first, then the metrics server, then the
+        // worker processes (Lifecycle).
+        let drained = Mutex(false)
+        let drainTimeout = configuration.drainTimeout
+        let services: [any ServiceLifecycle.Service] = [
+            StopOnShutdown { supervisor.stop() },
+            StopOnShutdown { metrics?.stop() },
+            StopOnShutdown { drained.withLock { $0 = node.drain(timeout: drainTimeout) } },
+        ]
+        let config = self.config
+        let signal = try await Lifecycle.run(services, signals: signals, ready: {
+            print(readyLine)
+            fflush(nil)
+        }, reload: {
+            Self.reload(config: config, node: node, supervisor: supervisor, logger: logger)
+        }, logger: logger)
         node.stop(drainTimeout: .zero)
         let stats = node.statistics
-        print("drained=\(drained) signal=\(signal.name) flows_started=\(stats.flowsStarted.load(ordering: .relaxed)) "
+        let wasDrained = drained.withLock { $0 }
+        print("drained=\(wasDrained) signal=\(signal) flows_started=\(stats.flowsStarted.load(ordering: .relaxed)) "
               + "results=\(stats.results.load(ordering: .relaxed)) errors=\(stats.errors.load(ordering: .relaxed)) "
               + "in_flight=\(stats.inFlight) redelivered=\(stats.redelivered.load(ordering: .relaxed)) "
               + "workers_lost=\(stats.workersLost.load(ordering: .relaxed)) worker_restarts=\(supervisor.restarts) "
               + "publish_dropped=\(stats.publishDropped.load(ordering: .relaxed)) "
               + "flow_timeouts=\(stats.errorsByKind[.flowTimeout])" + Self.authenticationSummary(node.authentication))
         fflush(nil)
-        if !drained { throw ExitCode(3) }
+        if !wasDrained { throw ExitCode(3) }
     }
 }
 
@@ -94,7 +105,7 @@ extension ServeCommand {
     /// SIGHUP: reads the configuration file again and replaces the flows and mappings it names,
     /// or keeps the running ones when anything in it is wrong. Prints `reloaded …` or
     /// `reload_refused error=<file:line: …>` on stdout (what scripts and tests wait for).
-    func reload(node: ZManagerNode, supervisor: WorkerSupervisor, logger: Logger) {
+    static func reload(config: String, node: ZManagerNode, supervisor: WorkerSupervisor, logger: Logger) {
         do {
             let configuration = try ServeConfiguration.load(path: config)
             let flows = try configuration.loadFlows()

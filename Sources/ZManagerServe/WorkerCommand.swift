@@ -3,10 +3,11 @@ import Foundation
 import Logging
 import ZManager
 import ZManagerMetrics
+import ServiceLifecycle
 import ZeroMQ
 
 /// `zmanager worker`: one worker in its own process, connected to a running `serve`.
-public struct WorkerCommand: ParsableCommand {
+public struct WorkerCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "worker",
         abstract: "Run one worker process connected to a Subject and an Integration Manager (this host or another, over ipc or tcp)."
@@ -40,8 +41,8 @@ public struct WorkerCommand: ParsableCommand {
 
     public init() {}
 
-    public func run() throws {
-        Signals.blockTermination()
+    public func run() async throws {
+        let signals = await Lifecycle.signals()  // first: see Lifecycle
         let configuration = try loadConfiguration(config)
         let logger = logging.bootstrap(configuration: configuration)
         let flows = try configuration.loadFlows()
@@ -80,11 +81,16 @@ public struct WorkerCommand: ParsableCommand {
             print("metrics=http://\(server!.address)")
             fflush(nil)
         }
-        while Signals.wait() == .hangup { Self.reload(config: config, source: source, name: name, logger: logger) }
-        server?.stop()
-        context.shutdown()
-        thread.join()
-        context.terminate()
+        let metricsServer = server
+        let (config, name) = (self.config, self.name)
+        _ = try await Lifecycle.run([StopOnShutdown {
+            metricsServer?.stop()
+            context.shutdown()
+            thread.join()
+            context.terminate()
+        }], signals: signals, ready: {}, reload: {
+            Self.reload(config: config, source: source, name: name, logger: logger)
+        }, logger: logger)
     }
 
     /// SIGHUP: the flows and mappings of the configuration file again, or the running ones kept
@@ -115,7 +121,7 @@ public struct WorkerCommand: ParsableCommand {
         process.arguments = ["worker", "--config", config, "--name", name,
                              "--subject-workers", endpoints.subjectWorkers, "--subject", endpoints.subjectFront,
                              "--integration-manager", endpoints.integrationManagerPull, "--log-level", logLevel.rawValue]
-        try process.run()
+        try Lifecycle.withSignalsBlocked { try process.run() }
         return process
     }
 }

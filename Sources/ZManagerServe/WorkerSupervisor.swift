@@ -109,13 +109,33 @@ final class WorkerSupervisor: @unchecked Sendable {
         for process in processes where process.isRunning { kill(process.processIdentifier, SIGHUP) }
     }
 
-    /// Stops restarting, sends SIGTERM to every worker and waits for each to exit.
+    /// Stops restarting, sends SIGTERM to every worker and waits for each to exit. SIGTERM is
+    /// sent again every 500 ms (a worker still starting may lose one: its signal handling is
+    /// being installed, which discards a pending signal) and after 10 s a worker is killed.
     func stop() {
         let processes = state.withLock { state in
             state.stopping = true
             return state.workers.values.map(\.process)
         }
-        for process in processes where process.isRunning { process.terminate() }
+        let clock = ContinuousClock()
+        let deadline = clock.now + .seconds(10)
+        var nextTerm = clock.now
+        while processes.contains(where: \.isRunning) {
+            if clock.now >= deadline {
+                for process in processes where process.isRunning {
+                    logger.error("worker did not stop within 10 s of SIGTERM; killing it",
+                                 metadata: ["pid": "\(process.processIdentifier)"])
+                    kill(process.processIdentifier, SIGKILL)
+                }
+                break
+            }
+            if clock.now >= nextTerm {
+                for process in processes where process.isRunning { process.terminate() }
+                nextTerm = clock.now + .milliseconds(500)
+            }
+            var pause = timespec(tv_sec: 0, tv_nsec: 5_000_000)
+            nanosleep(&pause, nil)
+        }
         for process in processes { process.waitUntilExit() }
     }
 }

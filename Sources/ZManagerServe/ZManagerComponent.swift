@@ -13,7 +13,7 @@ import Synchronization
 ///
 /// var handlers = HandlerRegistry.withBuiltins
 /// handlers.register("billing.charge") { request, response in … }
-/// ZManagerComponent.main(handlers: handlers, name: "billing")
+/// await ZManagerComponent.main(handlers: handlers, name: "billing")
 /// ```
 ///
 /// Worker processes (`workers.deployment: processes`) are started from this same executable
@@ -28,16 +28,16 @@ public enum ZManagerComponent {
 
     /// Parses the command line (`serve`, `worker`, `keygen`, or `--help`), runs the command with
     /// `handlers` and exits.
-    public static func main(handlers: HandlerRegistry, name: String, arguments: [String]? = nil) -> Never {
+    public static func main(handlers: HandlerRegistry, name: String, arguments: [String]? = nil) async -> Never {
         registry.withLock { $0 = handlers }
         ComponentCommand.commandName = name
-        ComponentCommand.main(arguments)
+        await ComponentCommand.main(arguments)
         exit(0)
     }
 }
 
 /// The root command of a component executable.
-struct ComponentCommand: ParsableCommand {
+struct ComponentCommand: AsyncParsableCommand {
     nonisolated(unsafe) static var commandName = "component"
     // nonisolated(unsafe): written once by `ZManagerComponent.main` before parsing starts, on the
     // main thread, and only read afterwards.

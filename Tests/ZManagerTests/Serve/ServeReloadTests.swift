@@ -37,8 +37,12 @@ struct ServeReloadTests {
                                         integrationManager: server.endpoints.integrationManagerPub)
         defer { client.close() }
         try client.subscribeResults(flow: "Added")
+        try client.subscribeResults(flow: "Tagged")
         try client.subscribeErrors()
         try #require(try client.waitUntilConnected(timeout: .seconds(20)))
+
+        // Both worker processes run (a signal sent to one still starting is not for this test).
+        #expect(try Self.executors(client, flow: "Tagged", tag: "t") == ["p0", "p1"])
 
         let flows = server.directory.appendingPathComponent("flows.ini")
         let original = try String(contentsOf: flows, encoding: .utf8)

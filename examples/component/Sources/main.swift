@@ -31,4 +31,4 @@ enum GreetingError: Error, CustomStringConvertible {
     var description: String { "greeting.shout needs a body" }
 }
 
-ZManagerComponent.main(handlers: handlers, name: "zmanager-component-example")
+await ZManagerComponent.main(handlers: handlers, name: "zmanager-component-example")
