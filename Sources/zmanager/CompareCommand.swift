@@ -1,4 +1,4 @@
-import ArgumentParser
+public import ArgumentParser
 import Foundation
 import ZManagerHarness
 
@@ -17,7 +17,9 @@ struct CompareCommand: ParsableCommand {
             with fewer, when the median drops by more than --throughput-threshold. The p99 latency ratio regresses \
             when its median rises by more than --latency-threshold. More lost, duplicated or errored messages than \
             in BASELINE fail a point outright. Points only in NEW are reported, not judged. Exit status: 0 no regression, 1 regression, 2 unreadable input, bad arguments, or \
-            BASELINE points missing from NEW. See docs/RESULTS.md.
+            BASELINE points missing from NEW. --format junit writes JUnit XML (a regressed point is a failed test case \
+            with its figures in the message), --format markdown a summary for a pull-request comment; when \
+            $GITHUB_STEP_SUMMARY is set, the Markdown summary is also appended to that file. See docs/RESULTS.md.
             """
     )
 
@@ -35,6 +37,12 @@ struct CompareCommand: ParsableCommand {
 
     @Option(help: "Significance level of the throughput test (one-sided Mann-Whitney).")
     var alpha: Double = 0.01
+
+    @Option(help: "What to print: text (a table, the default), junit (JUnit XML) or markdown.")
+    var format: Comparison.OutputFormat = .text
+
+    @Option(name: .customLong("output"), help: "Write the report to this file instead of standard output.")
+    var outputFile: String?
 
     @Flag(help: "Pool every result.json found under BASELINE and under NEW (runs of one scenario, e.g. the gate's interleaved runs).")
     var pool = false
@@ -61,8 +69,33 @@ struct CompareCommand: ParsableCommand {
             throw Self.inputError("\(error)")
         }
         let comparison = Comparison(baseline: baselineRun.result, new: newRun.result, thresholds: thresholds)
-        print(comparison.render(baselineName: baselineRun.url.path, newName: newRun.url.path), terminator: "")
+        let report = comparison.rendered(format, baselineName: baselineRun.url.path, newName: newRun.url.path)
+        if let outputFile {
+            do {
+                try report.write(toFile: outputFile, atomically: true, encoding: .utf8)
+            } catch {
+                throw Self.inputError("cannot write \(outputFile): \(error.localizedDescription)")
+            }
+        } else {
+            print(report, terminator: "")
+        }
+        if let summary = ProcessInfo.processInfo.environment["GITHUB_STEP_SUMMARY"], !summary.isEmpty {
+            Self.append(comparison.markdown(baselineName: baselineRun.url.path, newName: newRun.url.path) + "\n", to: summary)
+        }
         if comparison.exitStatus != Comparison.ExitStatus.ok { throw ExitCode(comparison.exitStatus) }
+    }
+
+    /// Appends to GitHub's step summary file (created when missing); a failure is reported on
+    /// standard error and does not change the verdict.
+    static func append(_ text: String, to path: String) {
+        if !FileManager.default.fileExists(atPath: path) { _ = FileManager.default.createFile(atPath: path, contents: nil) }
+        guard let handle = FileHandle(forWritingAtPath: path) else {
+            FileHandle.standardError.write(Data("zmanager compare: warning: cannot append to $GITHUB_STEP_SUMMARY (\(path))\n".utf8))
+            return
+        }
+        handle.seekToEndOfFile()
+        handle.write(Data(text.utf8))
+        handle.closeFile()
     }
 
     /// Prints `message` to standard error and gives the exit status of an input error (2).
@@ -71,3 +104,5 @@ struct CompareCommand: ParsableCommand {
         return ExitCode(Comparison.ExitStatus.inputError)
     }
 }
+
+extension Comparison.OutputFormat: ExpressibleByArgument {}
