@@ -37,6 +37,24 @@ struct HarnessEndToEndTests {
         }
     }
 
+    /// `topology.security: curve`: the node's endpoints are CURVE servers and the load generator
+    /// and the worker processes present its key; every request is answered, and the point says so.
+    @Test(arguments: ["threads", "processes"])
+    func aCurvePointMeasuresASecuredNodeWithoutLoss(deployment: String) throws {
+        let scenario = try ScenarioFile.parse("""
+            topology: {transport: tcp, deployment: \(deployment), workers: 2, security: curve}
+            load: {model: closed, in_flight: 20}
+            phases: {warmup: 100ms, measure: 400ms, drain: 2s}
+            calibrate: false
+            """, file: "e2e-curve.yaml")
+        let executable = deployment == "processes" ? try CompareTests.executable : nil
+        let output = try ScenarioRunner(scenario: scenario, executable: executable).run()
+        let point = try #require(output.result.points.first)
+        #expect(point.parameters.security == "curve")
+        #expect(point.zmanager.received > 100)
+        #expect(point.zmanager.lost == 0 && point.zmanager.duplicated == 0 && point.zmanager.errors == 0)
+    }
+
     @Test func anAsyncFlowIsAnsweredByTheGeneratorAsTheExternalParty() throws {
         let scenario = try ScenarioFile.parse("""
             topology: {transport: inproc, workers: 2}

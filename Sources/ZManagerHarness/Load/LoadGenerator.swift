@@ -188,7 +188,11 @@ struct LoadGenerator {
         /// With the stages in processes it has its own, as a separate service would.
         init(target: LoadTarget, flowName: String, point: PointSpec, hwm: Int) throws {
             ownsContext = point.transport != .inproc && point.deployment == .processes
-            context = ownsContext ? try Context(threadNamePrefix: StageCPU.generatorContextPrefix) : target.context
+            // A secured node's context holds the keys a client presents (topology.security: curve).
+            let security = target.context.security.map {
+                CurveSecurity(server: nil, serverKey: $0.serverKey, client: $0.client, zapDomain: $0.zapDomain)
+            }
+            context = ownsContext ? try Context(threadNamePrefix: StageCPU.generatorContextPrefix, security: security) : target.context
             sender = try Sender(context: context, target: target, highWaterMark: hwm, uniqueIDs: point.flow == .async)
             sub = try Socket(context, .sub)
             try sub.setReceiveHighWaterMark(max(hwm, 100_000))

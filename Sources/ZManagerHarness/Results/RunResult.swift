@@ -265,6 +265,9 @@ public struct PointParameters: Codable, Sendable, Equatable {
     public var dispatch: String?
     /// Reliable dispatch: the credit per worker (`topology.credit`); absent in fast mode.
     public var credit: Int?
+    /// `curve` for a node secured with CURVE (`topology.security`); absent without (and in
+    /// results written before the key existed).
+    public var security: String?
 
     public init(transport: String, deployment: String, workers: Int, highWaterMark: Int, payloadSize: Int,
                 payloadDistribution: String, flow: String, handler: String, loadModel: String, inFlight: Int?,

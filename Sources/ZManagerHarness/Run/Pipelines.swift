@@ -120,11 +120,17 @@ final class ZManagerPipeline: PipelineUnderTest {
         guard inProcess || executable != nil else {
             throw HarnessError("deployment: processes needs the zmanager executable to start worker processes")
         }
+        // CURVE: the node's own key pair, which its authenticator always lets in, is what the load
+        // generator (on the node's context) and the worker processes (on its certificate) present.
+        let serverKeys = point.security == .curve ? try CurveKeyPair.generate() : nil
+        let security = serverKeys.map {
+            NodeSecurity(curve: CurveSecurity(server: $0, serverKey: $0.publicKey, client: $0), allowed: [:])
+        }
         node = try ZManagerNode(endpoints: .ephemeral(transport: point.transport.rawValue), flows: flows, mapping: mapping,
                                 handlers: .withBuiltins,
                                 options: .init(workers: inProcess ? point.workers : 0, limits: limits,
                                                dispatch: DispatchOptions(mode: point.dispatch, credit: point.credit),
-                                               threadNamePrefix: StageCPU.pipelineContextPrefix))
+                                               threadNamePrefix: StageCPU.pipelineContextPrefix, security: security))
         let flow = BenchmarkFlows.name(point.flow)
         var subscriptions = [Topics.resultPrefix(flow: flow), Topics.errorPrefix]
         if point.flow == .async { subscriptions.append(Topics.parkedPrefix(flow: flow)) }
@@ -142,8 +148,12 @@ final class ZManagerPipeline: PipelineUnderTest {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         try flowText.write(to: directory.appendingPathComponent("flows.ini"), atomically: true, encoding: .utf8)
         try mappingText.write(to: directory.appendingPathComponent("mapping.ini"), atomically: true, encoding: .utf8)
-        try "flows: flows.ini\nmappings: mapping.ini\nlimits:\n  high_water_mark: \(point.highWaterMark)\ndispatch:\n  mode: \(point.dispatch.rawValue)\n  credit: \(point.credit)\n"
-            .write(to: directory.appendingPathComponent("zmanager.yaml"), atomically: true, encoding: .utf8)
+        var config = "flows: flows.ini\nmappings: mapping.ini\nlimits:\n  high_water_mark: \(point.highWaterMark)\ndispatch:\n  mode: \(point.dispatch.rawValue)\n  credit: \(point.credit)\n"
+        if let serverKeys {
+            _ = try CurveCertificate.write(keyPair: serverKeys, name: "server", directory: directory.path)
+            config += "security:\n  curve:\n    secret_key: server.key_secret\n"
+        }
+        try config.write(to: directory.appendingPathComponent("zmanager.yaml"), atomically: true, encoding: .utf8)
         self.directory = directory
         var children: [(process: StageProcess, stage: String)] = []
         for index in 0..<point.workers {

@@ -126,6 +126,13 @@ public struct PointSpec: Sendable, Equatable {
     public var dispatch = DispatchOptions.Mode.fast
     /// Reliable dispatch: steps one worker holds at once (``DispatchOptions/credit``).
     public var credit = DispatchOptions().credit
+    /// `none`, or `curve`: CURVE on every tcp and ipc endpoint of the node (docs/SECURITY.md);
+    /// the bare topology is never secured, so a curve point's ratio shows what CURVE costs.
+    public var security = Security.none
+
+    public enum Security: String, Sendable, CaseIterable {
+        case none, curve
+    }
     public var workers = 2
     public var highWaterMark = 10_000
     public var payload = Payload.fixed(64)

@@ -7,7 +7,7 @@ public import ZManager
 public enum ScenarioFile {
     /// Every key a scenario may set, by section; matrix keys are `section.key`.
     static let sections: [String: [String]] = [
-        "topology": ["transport", "deployment", "dispatch", "credit", "workers", "high_water_mark"],
+        "topology": ["transport", "deployment", "dispatch", "credit", "workers", "high_water_mark", "security"],
         "workload": ["payload", "flow", "handler", "form"],
         "load": ["model", "in_flight", "rate", "to"],
         "phases": ["warmup", "measure", "messages", "drain"],
@@ -115,6 +115,11 @@ public enum ScenarioFile {
         point.dispatch = DispatchOptions.Mode(rawValue: try reader("topology.dispatch").choice(DispatchOptions.Mode.allCases.map(\.rawValue), default: "fast"))!
         // Only reliable points deal by credit; a fast point in the same matrix ignores it.
         point.credit = try reader("topology.credit").int(default: DispatchOptions().credit, in: 1...10_000)
+        point.security = PointSpec.Security(rawValue: try reader("topology.security").choice(PointSpec.Security.allCases.map(\.rawValue), default: "none"))!
+        if point.security == .curve && point.transport == .inproc {
+            let key = s["topology.security"] != nil && s["topology.transport"] == nil ? "topology.security" : "topology.transport"
+            throw reader(key).error("security: curve needs transport ipc or tcp; inproc has no handshake to secure")
+        }
         point.workers = try reader("topology.workers").int(default: 2, in: 1...64)
         point.highWaterMark = try reader("topology.high_water_mark").int(default: 10_000, in: 1...10_000_000)
         point.payload = try payload(reader("workload.payload"))
