@@ -71,6 +71,28 @@ enum Lifecycle {
     }
 }
 
+/// Runs `body` on Swift's concurrency pool and blocks the calling (main) thread until it ends.
+///
+/// The commands stay synchronous `ParsableCommand`s: an asynchronous root command makes the main
+/// thread wait in libdispatch's `sigsuspend`, and valgrind 3.19 crashes at start-up on such a
+/// process (its own SIGSEGV), which broke every callgrind measurement of `zmanager run` in the CI
+/// gate. Only `serve` and `worker` need async, and only for the ServiceGroup.
+func runBlocking(_ body: @escaping @Sendable () async throws -> Void) throws {
+    let outcome = Mutex<Result<Void, any Error>?>(nil)
+    let done = DispatchSemaphore(value: 0)
+    Task {
+        do {
+            try await body()
+            outcome.withLock { $0 = .success(()) }
+        } catch {
+            outcome.withLock { $0 = .failure(error) }
+        }
+        done.signal()
+    }
+    done.wait()
+    try outcome.withLock { $0 }!.get()
+}
+
 /// SIGTERM or SIGINT: returns, which ends the group gracefully; SIGHUP: `reload`.
 final class SignalService: ServiceLifecycle.Service, Sendable {
     let signals: UnixSignalsSequence

@@ -9,7 +9,7 @@ import ZeroMQ
 
 /// `zmanager serve --config FILE`: runs a ZManager topology until SIGINT/SIGTERM, then
 /// drains in-flight flows and stops.
-public struct ServeCommand: AsyncParsableCommand {
+public struct ServeCommand: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "serve",
         abstract: "Run Subject, Integration Manager and workers from a configuration file until SIGINT/SIGTERM.",
@@ -33,7 +33,13 @@ public struct ServeCommand: AsyncParsableCommand {
 
     public init() {}
 
-    public func run() async throws {
+    public func run() throws {
+        // Used only by the task `runBlocking` runs while this thread waits for it.
+        nonisolated(unsafe) let command = self
+        try runBlocking { try await command.runServices() }
+    }
+
+    func runServices() async throws {
         // First, before any socket is bound or thread started: see Lifecycle.
         let signals = await Lifecycle.signals()
         var configuration = try loadConfiguration(config)

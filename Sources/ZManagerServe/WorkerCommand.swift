@@ -7,7 +7,7 @@ import ServiceLifecycle
 import ZeroMQ
 
 /// `zmanager worker`: one worker in its own process, connected to a running `serve`.
-public struct WorkerCommand: AsyncParsableCommand {
+public struct WorkerCommand: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "worker",
         abstract: "Run one worker process connected to a Subject and an Integration Manager (this host or another, over ipc or tcp)."
@@ -41,7 +41,13 @@ public struct WorkerCommand: AsyncParsableCommand {
 
     public init() {}
 
-    public func run() async throws {
+    public func run() throws {
+        // Used only by the task `runBlocking` runs while this thread waits for it.
+        nonisolated(unsafe) let command = self
+        try runBlocking { try await command.runServices() }
+    }
+
+    func runServices() async throws {
         let signals = await Lifecycle.signals()  // first: see Lifecycle
         let configuration = try loadConfiguration(config)
         let logger = logging.bootstrap(configuration: configuration)

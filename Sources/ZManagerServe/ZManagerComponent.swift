@@ -13,7 +13,7 @@ import Synchronization
 ///
 /// var handlers = HandlerRegistry.withBuiltins
 /// handlers.register("billing.charge") { request, response in … }
-/// await ZManagerComponent.main(handlers: handlers, name: "billing")
+/// ZManagerComponent.main(handlers: handlers, name: "billing")
 /// ```
 ///
 /// Worker processes (`workers.deployment: processes`) are started from this same executable
@@ -28,16 +28,16 @@ public enum ZManagerComponent {
 
     /// Parses the command line (`serve`, `worker`, `keygen`, or `--help`), runs the command with
     /// `handlers` and exits.
-    public static func main(handlers: HandlerRegistry, name: String, arguments: [String]? = nil) async -> Never {
+    public static func main(handlers: HandlerRegistry, name: String, arguments: [String]? = nil) -> Never {
         registry.withLock { $0 = handlers }
         ComponentCommand.commandName = name
-        await ComponentCommand.main(arguments)
+        ComponentCommand.main(arguments)
         exit(0)
     }
 }
 
 /// The root command of a component executable.
-struct ComponentCommand: AsyncParsableCommand {
+struct ComponentCommand: ParsableCommand {
     nonisolated(unsafe) static var commandName = "component"
     // nonisolated(unsafe): written once by `ZManagerComponent.main` before parsing starts, on the
     // main thread, and only read afterwards.

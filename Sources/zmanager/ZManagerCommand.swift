@@ -3,7 +3,7 @@ import ZManagerServe
 
 /// `zmanager`: runs the ZManager core and its load-testing harness.
 @main
-struct ZManagerCommand: AsyncParsableCommand {
+struct ZManagerCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "zmanager",
         abstract: "ZManager for Swift: DigitalPy's message-routing core on libzmq, and its load-testing harness.",

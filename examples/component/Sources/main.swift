@@ -31,4 +31,4 @@ enum GreetingError: Error, CustomStringConvertible {
     var description: String { "greeting.shout needs a body" }
 }
 
-await ZManagerComponent.main(handlers: handlers, name: "zmanager-component-example")
+ZManagerComponent.main(handlers: handlers, name: "zmanager-component-example")
