@@ -62,21 +62,10 @@ struct SecureServeTests {
         try #require(try client.waitUntilConnected(timeout: .seconds(20)), "an allowed service reaches serve")
 
         // Both worker processes, started by serve with the same file, authenticated: each answers.
-        var executors: Set<String> = []
-        var sent = 0
+        let (executors, sent) = try ServeReloadTests.executorsAndSent(client, flow: "Tagged", tag: "t")
+        #expect(executors == ["p0", "p1"], "both secured worker processes answered")
         let clock = ContinuousClock()
         let deadline = clock.now + .seconds(30)
-        while executors.count < 2 && sent < 2_000 && clock.now < deadline {
-            for _ in 0..<20 {
-                try client.push(flow: "Tagged", id: "t\(sent)", body: Array("x".utf8))
-                sent += 1
-            }
-            while let delivery = try client.receive(timeout: .milliseconds(50)) {
-                #expect(delivery.errorKind == nil, "\(delivery.text)")
-                if delivery.isResult { executors.insert(String(delivery.text.drop(while: { $0 != "@" }).dropFirst())) }
-            }
-        }
-        #expect(executors == ["p0", "p1"], "both secured worker processes answered")
 
         // A stranger with a key of its own that serve was never given.
         let strangerContext = try Context(security: CurveSecurity(server: nil, serverKey: serverKey,

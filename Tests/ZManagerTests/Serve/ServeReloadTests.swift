@@ -8,8 +8,14 @@ import ZeroMQ
 /// file and line, and the running flows go on.
 @Suite("zmanager serve reloads on SIGHUP")
 struct ServeReloadTests {
-    /// Sends requests of `flow` until both worker processes answered one (bounded); returns who did.
+    /// Sends requests of `flow` (results of `zmanager.builtin.tag`) until both worker processes
+    /// answered one (bounded: 2,000 requests, 30 s); returns who did.
     static func executors(_ client: ZManagerClient, flow: String, tag: String) throws -> Set<String> {
+        try executorsAndSent(client, flow: flow, tag: tag).executors
+    }
+
+    /// ``executors(_:flow:tag:)`` and how many requests it sent.
+    static func executorsAndSent(_ client: ZManagerClient, flow: String, tag: String) throws -> (executors: Set<String>, sent: Int) {
         var executors: Set<String> = []
         var sent = 0
         let clock = ContinuousClock()
@@ -24,7 +30,7 @@ struct ServeReloadTests {
                 if delivery.isResult { executors.insert(String(delivery.text.drop(while: { $0 != "@" }).dropFirst())) }
             }
         }
-        return executors
+        return (executors, sent)
     }
 
     @Test func aGoodFileIsAdoptedByServeAndItsWorkerProcessesAndABadOneIsRefused() throws {
