@@ -89,13 +89,17 @@ extension MetricsExporter {
                 help: "Messages of flows ended by their deadline (flow_timeout), dropped by the Integration Manager.") {
             s.lateMessagesDropped.load(ordering: .relaxed)
         }
+        counter("zmanager_ends_outside_flows_total",
+                help: "Results and errors published for no open flow (flow_timeout on): not counted as flow ends.") {
+            s.endsOutsideFlows.load(ordering: .relaxed)
+        }
         counter("zmanager_publish_dropped_total",
                 help: "Messages the Integration Manager could not publish because a subscriber of their topic was full.") {
             s.publishDropped.load(ordering: .relaxed)
         }
         counter("zmanager_handler_calls_total", help: "Handler executions.") { s.handlerCalls.load(ordering: .relaxed) }
         gauge("zmanager_flows_in_flight", help: "Flows started and not yet ended by a result or an error.") {
-            Double(max(0, s.inFlight))
+            Double(s.inFlight)
         }
         gauge("zmanager_async_parked_flows", help: "Flows parked at an ASYNC step.") { Double(s.parked.load(ordering: .relaxed)) }
         counter("zmanager_async_early_answers_total",

@@ -74,26 +74,37 @@ public final class FlowDeadlines: Sendable {
         }
     }
 
-    /// A result or error for `id` reached the IM. False when the flow was ended by its deadline
-    /// already: the message is late and is dropped, not counted again. A result's time since
-    /// its start goes into ``latencies`` (with a repeated id, since the first open start).
-    func ended(id: String, result: Bool = false, now: @autoclosure () -> ContinuousClock.Instant = .now) -> Bool {
+    /// What a result or error that reached the IM ends.
+    enum End: Equatable {
+        /// A flow the Subject started and that was open: it ends here, and counts as its end.
+        case open
+        /// No open flow has the id: a flow that ended already (a second service instance
+        /// finishing it, a forked PUBLISH step), or messages no `Push` started (an error for a
+        /// message sent straight to a worker, a broadcast nobody hears). Published, but not an
+        /// end: counted in ``CoreStatistics/endsOutsideFlows``, so in-flight stays exact.
+        case outsideFlow
+        /// The flow was ended by its deadline already: the message is late and is dropped.
+        case late
+    }
+
+    /// A result or error for `id` reached the IM. A result's time since its start goes into
+    /// ``latencies`` (with a repeated id, since the first open start).
+    func ended(id: String, result: Bool = false, now: @autoclosure () -> ContinuousClock.Instant = .now) -> End {
         let key = Self.key(id)
-        let ended: Open?? = state.withLock { state in
+        let ended: (End, Open?) = state.withLock { state in
             if let open = state.open[key] {
                 if open.count > 1 { state.open[key]!.count -= 1 } else { state.open[key] = nil }
                 state.ended += 1
                 Self.compactIfWorthIt(&state)
-                return .some(open)
+                return (.open, open)
             }
-            return state.timedOut[key] == nil ? .some(nil) : nil
+            return (state.timedOut[key] == nil ? .outsideFlow : .late, nil)
         }
-        guard let ended else { return false }
-        if result, let open = ended {
+        if result, let open = ended.1 {
             let elapsed = (now() - open.started).components
             latencies.record(flow: open.flow, seconds: Double(elapsed.seconds) + Double(elapsed.attoseconds) / 1e18)
         }
-        return true
+        return ended.0
     }
 
     /// Whether a message for `id` belongs to a flow ended by its deadline (a step still on its

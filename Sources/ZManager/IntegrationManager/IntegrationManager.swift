@@ -101,13 +101,21 @@ public final class IntegrationManager {
                     try refuseOversized(&frame, size, more: two && second.more)
                     continue
                 }
-                if flowDeadlines != nil, outcome != nil, outcome != .refusal, try isLate(&frame, step: outcome == .step, result: outcome == .result, more: two && second.more, &scratch) {
-                    continue
+                // With deadlines the IM knows which flows are open: an end of none is published but
+                // not counted as an end (``CoreStatistics/endsOutsideFlows``).
+                var endsOpenFlow = true
+                if flowDeadlines != nil, outcome != nil, outcome != .refusal {
+                    switch try end(&frame, step: outcome == .step, result: outcome == .result, more: two && second.more, &scratch) {
+                    case .late: continue
+                    case .outsideFlow: endsOpenFlow = false
+                    case .open: break
+                    }
                 }
                 switch outcome {
-                case .result?: statistics.results.add(1, ordering: .releasing)
+                case .result?:
+                    if endsOpenFlow { statistics.results.add(1, ordering: .releasing) } else { statistics.endsOutsideFlows.add(1, ordering: .relaxed) }
                 case .error(let kind)?:
-                    statistics.errors.add(1, ordering: .releasing)
+                    if endsOpenFlow { statistics.errors.add(1, ordering: .releasing) } else { statistics.endsOutsideFlows.add(1, ordering: .relaxed) }
                     if let kind { statistics.errorsByKind.add(kind) }
                 case .refusal?: statistics.errorsByKind.add(.draining)
                 case .step?:
@@ -143,17 +151,17 @@ public final class IntegrationManager {
         pub.close()
     }
 
-    /// With deadlines: whether the message belongs to a flow ended by its deadline already (then
-    /// its other frames are read, it is dropped and counted); for a result or an error, the flow
-    /// ends here otherwise.
-    private func isLate(_ first: inout Message, step: Bool, result: Bool, more: Bool, _ scratch: inout Message) throws(ZMQError) -> Bool {
-        guard let flowDeadlines else { return false }
+    /// With deadlines: what the message ends. A result or an error ends its open flow here, or
+    /// ends none (``FlowDeadlines/End/outsideFlow``); a step is `.open` unless its flow was ended
+    /// by its deadline. A late message's other frames are read, and it is dropped and counted.
+    private func end(_ first: inout Message, step: Bool, result: Bool, more: Bool, _ scratch: inout Message) throws(ZMQError) -> FlowDeadlines.End {
+        guard let flowDeadlines else { return .open }
         let id = first.withUnsafeBytes { bytes in (try? WireHeader.parse(bytes)).map { $0.string(.id, in: bytes) } ?? "" }
-        let late = step ? flowDeadlines.isTimedOut(id: id) : !flowDeadlines.ended(id: id, result: result)
-        guard late else { return false }
+        let end: FlowDeadlines.End = step ? (flowDeadlines.isTimedOut(id: id) ? .late : .open) : flowDeadlines.ended(id: id, result: result)
+        guard end == .late else { return end }
         try dropRest(more: more, &scratch)
         statistics.lateMessagesDropped.add(1, ordering: .relaxed)
-        return true
+        return end
     }
 
     /// Ends the flows past their deadline with ``ErrorKind/flowTimeout`` (at most every
@@ -214,8 +222,10 @@ public final class IntegrationManager {
         }
         try dropRest(more: more, &scratch)
         if endsFlow {
-            statistics.errors.add(1, ordering: .releasing)
-            _ = flowDeadlines?.ended(id: id)
+            // A step pushed straight to the IM outside any flow (a broadcast nobody hears) ends
+            // none; only the deadlines' table can tell.
+            let open = flowDeadlines.map { $0.ended(id: id) == .open } ?? true
+            if open { statistics.errors.add(1, ordering: .releasing) } else { statistics.endsOutsideFlows.add(1, ordering: .relaxed) }
         }
         statistics.errorsByKind.add(kind)
         let text: String
@@ -248,7 +258,8 @@ public final class IntegrationManager {
         let form: WireForm = first.more ? .split : .single
         var scratch = Message()
         try dropRest(more: more, &scratch)
-        if let flowDeadlines, !flowDeadlines.ended(id: id) {
+        let end = flowDeadlines?.ended(id: id) ?? .open
+        if end == .late {
             // Its flow ended by its deadline already: a second end would reach the service.
             statistics.lateMessagesDropped.add(1, ordering: .relaxed)
             return
@@ -262,7 +273,7 @@ public final class IntegrationManager {
         } else {
             statistics.errorsNotSent.add(1, ordering: .relaxed)
         }
-        statistics.errors.add(1, ordering: .releasing)
+        if end == .open { statistics.errors.add(1, ordering: .releasing) } else { statistics.endsOutsideFlows.add(1, ordering: .relaxed) }
         statistics.errorsByKind.add(.oversized)
     }
 

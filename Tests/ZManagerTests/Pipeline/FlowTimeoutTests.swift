@@ -2,6 +2,7 @@ import Dispatch
 import Foundation
 import Testing
 @testable import ZManager
+import ZeroMQ
 
 /// `limits.flow_timeout`: a flow that does not end in time ends with `flow_timeout` from the
 /// Integration Manager, and what it sends later is dropped, so a service sees one end per flow.
@@ -20,9 +21,14 @@ struct FlowTimeoutTests {
         """
 
     /// A handler that holds its step until the test opens the gate (bounded: 10 s at most).
-    static func pipeline(_ transport: TestTransport, timeout: Duration, gate: DispatchSemaphore) throws -> TestPipeline {
+    /// `entered` is signalled when the handler has the step.
+    static func pipeline(_ transport: TestTransport, timeout: Duration, gate: DispatchSemaphore,
+                         entered: DispatchSemaphore? = nil) throws -> TestPipeline {
         var handlers = HandlerRegistry.withBuiltins
-        handlers.register("test.wait") { _, _ in _ = gate.wait(timeout: .now() + 10) }
+        handlers.register("test.wait") { _, _ in
+            entered?.signal()
+            _ = gate.wait(timeout: .now() + 10)
+        }
         var options = ZManagerNode.Options()
         options.limits.flowTimeout = timeout
         let pipeline = try TestPipeline(transport: transport, flows: flows,
@@ -68,6 +74,56 @@ struct FlowTimeoutTests {
         #expect(statistics.results.load(ordering: .relaxed) == 1)
     }
 
+    /// PROTOCOL gap 10: ends of flows no `Push` started (here a result pushed straight to the IM,
+    /// as a peer finishing a flow a second time would) must not hide a flow still in flight from
+    /// the drain. With deadlines the IM publishes them but does not count them as ends; without,
+    /// they still count, but the count never goes below zero.
+    @Test(arguments: [TestTransport.inproc, .tcp])
+    func endsOfNoStartedFlowLeaveInFlightExact(transport: TestTransport) throws {
+        let gate = DispatchSemaphore(value: 0), entered = DispatchSemaphore(value: 0)
+        let pipeline = try Self.pipeline(transport, timeout: .seconds(30), gate: gate, entered: entered)
+        defer { pipeline.stop() }
+        let statistics = pipeline.node.statistics
+        let sender = try Socket(pipeline.clientContext, .push)
+        defer { sender.close() }
+        try sender.connect(pipeline.node.endpoints.integrationManagerPull)
+
+        let id = "held-\(transport)"
+        try pipeline.client.push(flow: "Slow", id: id, body: Array("held".utf8))
+        try #require(entered.wait(timeout: .now() + 10) == .success, "the handler has the step")
+        #expect(statistics.inFlight == 1)
+        // A result for an id no flow is open under: published all the same, not an end.
+        _ = try sender.send(multipart: [Array("Slow~~~~done~ghost~".utf8), Array("ghost".utf8)])
+        let ghost = try #require(try pipeline.receive { $0.id == "ghost" })
+        #expect(ghost.isResult && ghost.text == "ghost")
+        #expect(statistics.endsOutsideFlows.load(ordering: .relaxed) == 1)
+        #expect(statistics.results.load(ordering: .relaxed) == 0)
+        #expect(statistics.inFlight == 1, "the held flow is still in flight for the drain")
+
+        gate.signal()
+        let result = try #require(try pipeline.receive { $0.id == id })
+        #expect(result.isResult && result.text == "held")
+        #expect(statistics.results.load(ordering: .relaxed) == 1)
+        #expect(statistics.inFlight == 0)
+    }
+
+    /// Without deadlines an end of no started flow still counts, but in-flight stays at zero
+    /// instead of going negative (and hiding the next flow from a drain by one).
+    @Test func withoutDeadlinesInFlightNeverGoesNegative() throws {
+        let pipeline = try TestPipeline(transport: .inproc, flows: Self.flows,
+                                        mapping: "[actionmapping]\n??Echo = zmanager.builtin.echo\n??Wait = zmanager.builtin.echo\n")
+        defer { pipeline.stop() }
+        try pipeline.subscribe(Topics.resultPrefix(flow: "Echo"))
+        let sender = try Socket(pipeline.clientContext, .push)
+        defer { sender.close() }
+        try sender.connect(pipeline.node.endpoints.integrationManagerPull)
+        _ = try sender.send(multipart: [Array("Echo~~~~done~ghost~".utf8), Array("ghost".utf8)])
+        _ = try #require(try pipeline.receive { $0.id == "ghost" })
+        #expect(pipeline.node.statistics.results.load(ordering: .relaxed) == 1)
+        #expect(pipeline.node.statistics.flowsStarted.load(ordering: .relaxed) == 0)
+        #expect(pipeline.node.statistics.inFlight == 0)
+    }
+
     @Test("deadlines in start order, repeated ids, late ends, forgetting and compaction")
     func theTable() {
         let deadlines = FlowDeadlines(timeout: .seconds(1))
@@ -77,14 +133,15 @@ struct FlowTimeoutTests {
         deadlines.started(id: "a", flow: "G", form: .split, now: start + .milliseconds(200))
         #expect(deadlines.openCount == 3)
         #expect(deadlines.expire(now: start + .milliseconds(999)).isEmpty)
-        #expect(deadlines.ended(id: "b"))
+        #expect(deadlines.ended(id: "b") == .open)
         // "a" is open twice: the oldest start expires first, as the flow that ran longest.
         #expect(deadlines.expire(now: start + .milliseconds(1_150)) == [.init(id: "a", flow: "F", form: .single)])
-        #expect(deadlines.ended(id: "a"), "the second flow under the id is still open")
-        #expect(!deadlines.ended(id: "a"), "a late end of the flow that timed out")
+        #expect(deadlines.ended(id: "a") == .open, "the second flow under the id is still open")
+        #expect(deadlines.ended(id: "a") == .late, "a late end of the flow that timed out")
         #expect(deadlines.isTimedOut(id: "a"))
         #expect(deadlines.expire(now: start + .milliseconds(1_300)).isEmpty, "nothing open is left")
-        #expect(deadlines.ended(id: "unknown"), "an end no start was recorded for is counted as before")
+        #expect(deadlines.ended(id: "unknown") == .outsideFlow, "an end no start was recorded for ends no flow")
+        #expect(deadlines.ended(id: "b") == .outsideFlow, "a second end of a flow that ended already")
         // One timeout after its end, the timed-out id is forgotten.
         _ = deadlines.expire(now: start + .milliseconds(2_200))
         #expect(!deadlines.isTimedOut(id: "a"))
@@ -94,7 +151,7 @@ struct FlowTimeoutTests {
         let busy = FlowDeadlines(timeout: .seconds(60))
         for i in 0..<10_000 {
             busy.started(id: "f\(i)", flow: "F", form: .single, now: start)
-            if i % 100 != 0 { #expect(busy.ended(id: "f\(i)")) }
+            if i % 100 != 0 { #expect(busy.ended(id: "f\(i)") == .open) }
         }
         #expect(busy.openCount == 100)
         #expect(busy.keptStarts <= 2 * 1_024 + 200, "kept \(busy.keptStarts)")
