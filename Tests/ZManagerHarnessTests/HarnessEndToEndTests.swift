@@ -55,6 +55,26 @@ struct HarnessEndToEndTests {
         #expect(point.zmanager.lost == 0 && point.zmanager.duplicated == 0 && point.zmanager.errors == 0)
     }
 
+    /// `topology.flow_timeout`: the node runs with deadlines (every flow in the open-flow table),
+    /// nothing times out within the run, and the point records the timeout.
+    @Test func aFlowTimeoutPointRunsTheNodeWithDeadlines() throws {
+        let scenario = try ScenarioFile.parse("""
+            topology: {transport: inproc, workers: 2, flow_timeout: 60s}
+            load: {model: closed, in_flight: 20}
+            phases: {warmup: 100ms, measure: 300ms}
+            calibrate: false
+            """, file: "e2e-flow-timeout.yaml")
+        let point = try #require(try ScenarioRunner(scenario: scenario).run().result.points.first)
+        #expect(point.parameters.flowTimeoutSeconds == 60)
+        #expect(point.zmanager.received > 100)
+        #expect(point.zmanager.lost == 0 && point.zmanager.errors == 0)
+
+        // The pipeline's node has the open-flow table (per-flow latencies exist only with it).
+        let pipeline = try ZManagerPipeline(point: try #require(scenario.points.first), executable: nil)
+        defer { pipeline.stop() }
+        #expect(pipeline.node.flowLatencies != nil)
+    }
+
     @Test func anAsyncFlowIsAnsweredByTheGeneratorAsTheExternalParty() throws {
         let scenario = try ScenarioFile.parse("""
             topology: {transport: inproc, workers: 2}

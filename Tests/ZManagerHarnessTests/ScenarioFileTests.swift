@@ -64,6 +64,12 @@ struct ScenarioFileTests {
         #expect(p.warmup == .seconds(2) && p.measureDuration == .seconds(10) && p.drain == .seconds(1))
     }
 
+    @Test func flowTimeoutIsOffUnlessGivenAndSweepable() throws {
+        let scenario = try ScenarioFile.parse("matrix:\n  topology.flow_timeout: [off, 60s]\n", file: "ft.yaml")
+        #expect(scenario.points.map(\.flowTimeout) == [nil, .seconds(60)])
+        #expect(try ScenarioFile.parse("topology: {workers: 2}\n", file: "none.yaml").points.first?.flowTimeout == nil)
+    }
+
     @Test(arguments: [
         ("topology:\n  transport: udp\n", "bad.yaml:2: topology.transport: expected one of inproc, ipc, tcp, found \"udp\""),
         ("topology:\n  workers: 0\n", "bad.yaml:2: topology.workers: expected an integer from 1 to 64, found \"0\""),
@@ -76,10 +82,12 @@ struct ScenarioFileTests {
         ("phases:\n  warmup: soon\n", "bad.yaml:2: phases.warmup: expected a duration such as 250ms, 2s, 100us or 1m, found \"soon\""),
         ("workload:\n  handler: sleep 5\n", "bad.yaml:2: workload.handler: expected \"echo\", \"spin <duration>\" (e.g. spin 20us) or \"stall <duration> every <N>\" (e.g. stall 50ms every 1000), found \"sleep 5\""),
         ("workload:\n  payload: {distribution: choice, sizes: [1, 2], weights: [1]}\n", "bad.yaml:2: workload.payload.weights: expected 2 weights, one per size, found 1"),
-        ("topology: [1, 2]\n", "bad.yaml:1: topology: expected a mapping with keys transport, deployment, dispatch, credit, workers, high_water_mark, security, found a list"),
+        ("topology: [1, 2]\n", "bad.yaml:1: topology: expected a mapping with keys transport, deployment, dispatch, credit, workers, high_water_mark, security, flow_timeout, found a list"),
         ("topology:\n  security: tls\n", "bad.yaml:2: topology.security: expected one of none, curve, found \"tls\""),
         ("topology:\n  transport: inproc\n  security: curve\n", "bad.yaml:2: topology.transport: security: curve needs transport ipc or tcp"),
         ("matrix:\n  topology.security: [none, curve]\n  topology.transport: [inproc]\n", "bad.yaml:3: matrix.topology.transport[0]: security: curve needs transport ipc or tcp"),
+        ("topology:\n  flow_timeout: soon\n", "bad.yaml:2: topology.flow_timeout: expected a duration such as 250ms, 2s, 100us or 1m, found \"soon\""),
+        ("topology:\n  flow_timeout: 0s\n", "bad.yaml:2: topology.flow_timeout: expected off or a positive duration such as 30s"),
         ("topology:\n  dispatch: safe\n", "bad.yaml:2: topology.dispatch: expected one of fast, reliable, found \"safe\""),
         ("topology:\n  dispatch: reliable\n  credit: 0\n", "bad.yaml:3: topology.credit: expected an integer from 1 to 10000, found \"0\""),
         ("topology:\n  workers: [1\n", "bad.yaml:3: not valid YAML"),

@@ -527,6 +527,7 @@ struct ChartBuilder {
     /// A parameter that tells points apart.
     enum Dimension: CaseIterable, Hashable {
         case transport, deployment, workers, payload, flow, handler, loadModel, inFlight, targetRate, highWaterMark
+        case dispatch, security, flowTimeout
 
         func value(_ parameters: PointParameters) -> String {
             switch self {
@@ -540,6 +541,9 @@ struct ChartBuilder {
             case .inFlight: parameters.inFlight.map(String.init) ?? "-"
             case .targetRate: parameters.targetRate.map { Format.rate($0) } ?? "-"
             case .highWaterMark: String(parameters.highWaterMark)
+            case .dispatch: parameters.dispatch ?? "fast"
+            case .security: parameters.security ?? "none"
+            case .flowTimeout: parameters.flowTimeoutSeconds.map { Format.nanoseconds($0 * 1e9) } ?? "off"
             }
         }
 
@@ -555,6 +559,9 @@ struct ChartBuilder {
             case .inFlight: parameters.inFlight.map { "\($0) in flight" }
             case .targetRate: parameters.targetRate.map { "\(Format.rate($0))/s" }
             case .highWaterMark: "HWM \(parameters.highWaterMark)"
+            case .dispatch: "\(parameters.dispatch ?? "fast") dispatch"
+            case .security: parameters.security ?? "unsecured"
+            case .flowTimeout: parameters.flowTimeoutSeconds.map { "flow timeout \(Format.nanoseconds($0 * 1e9))" } ?? "no flow timeout"
             }
         }
     }

@@ -268,6 +268,9 @@ public struct PointParameters: Codable, Sendable, Equatable {
     /// `curve` for a node secured with CURVE (`topology.security`); absent without (and in
     /// results written before the key existed).
     public var security: String?
+    /// The node's flow timeout in seconds (`topology.flow_timeout`); absent when off (and in
+    /// results written before the key existed).
+    public var flowTimeoutSeconds: Double?
 
     public init(transport: String, deployment: String, workers: Int, highWaterMark: Int, payloadSize: Int,
                 payloadDistribution: String, flow: String, handler: String, loadModel: String, inFlight: Int?,

@@ -113,6 +113,7 @@ final class ZManagerPipeline: PipelineUnderTest {
         let mapping = try ActionMapping(parsing: mappingText, path: "harness-mapping.ini")
         var limits = RoleLimits()
         limits.highWaterMark = point.highWaterMark
+        limits.flowTimeout = point.flowTimeout
         let inProcess = point.deployment == .threads
         guard inProcess || point.transport != .inproc else {
             throw HarnessError("deployment: processes needs ipc or tcp; inproc endpoints exist only inside one process")

@@ -245,6 +245,7 @@ extension PointParameters {
         dispatch = p.dispatch.rawValue
         credit = p.dispatch == .reliable ? p.credit : nil
         security = p.security == .curve ? "curve" : nil
+        flowTimeoutSeconds = p.flowTimeout.map(seconds)
     }
 }
 

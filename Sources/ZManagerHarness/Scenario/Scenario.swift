@@ -133,6 +133,9 @@ public struct PointSpec: Sendable, Equatable {
     public enum Security: String, Sendable, CaseIterable {
         case none, curve
     }
+    /// The node's `limits.flow_timeout` (nil: off, the default): what the open-flow table that
+    /// deadlines need costs, against a bare topology that has none.
+    public var flowTimeout: Duration?
     public var workers = 2
     public var highWaterMark = 10_000
     public var payload = Payload.fixed(64)

@@ -7,7 +7,7 @@ public import ZManager
 public enum ScenarioFile {
     /// Every key a scenario may set, by section; matrix keys are `section.key`.
     static let sections: [String: [String]] = [
-        "topology": ["transport", "deployment", "dispatch", "credit", "workers", "high_water_mark", "security"],
+        "topology": ["transport", "deployment", "dispatch", "credit", "workers", "high_water_mark", "security", "flow_timeout"],
         "workload": ["payload", "flow", "handler", "form"],
         "load": ["model", "in_flight", "rate", "to"],
         "phases": ["warmup", "measure", "messages", "drain"],
@@ -119,6 +119,12 @@ public enum ScenarioFile {
         if point.security == .curve && point.transport == .inproc {
             let key = s["topology.security"] != nil && s["topology.transport"] == nil ? "topology.security" : "topology.transport"
             throw reader(key).error("security: curve needs transport ipc or tcp; inproc has no handshake to secure")
+        }
+        let flowTimeout = reader("topology.flow_timeout")
+        if flowTimeout.isPresent, try flowTimeout.string() != "off" {
+            let value = try flowTimeout.duration(default: .zero)
+            guard value > .zero else { throw flowTimeout.error("expected off or a positive duration such as 30s, found \(value)") }
+            point.flowTimeout = value
         }
         point.workers = try reader("topology.workers").int(default: 2, in: 1...64)
         point.highWaterMark = try reader("topology.high_water_mark").int(default: 10_000, in: 1...10_000_000)
