@@ -340,7 +340,8 @@ public final class Subject {
             }
             statistics.flowsStarted.add(1, ordering: .relaxed)
             if let flowDeadlines {
-                flowDeadlines.started(id: inbound.idString, flow: inbound.flowString, form: inbound.form, now: .now)
+                flowDeadlines.started(id: inbound.id, flow: inbound.fields.bytes(.config, in: inbound.headBytes),
+                                      form: inbound.form, now: .now)
             }
             guard let position = positions.position(of: inbound, in: router.routing.flows),
                   let next = router.next(after: position)

@@ -161,8 +161,67 @@ struct FlowTimeoutTests {
 
     @Test func idsAreMatchedAsErrorsCarryThem() {
         let long = String(repeating: "x", count: 250)
-        #expect(FlowDeadlines.key(long) == Outbound.sanitize(long))
-        #expect(FlowDeadlines.key(long).count == 200)
-        #expect(FlowDeadlines.key("uuid") == "uuid")
+        #expect(FlowKey.id(long) == FlowKey(Outbound.sanitize(long)))
+        #expect(FlowKey.id(long) != FlowKey.id(String(repeating: "x", count: 199)))
+        #expect(FlowKey.id("uuid") == FlowKey("uuid"))
+    }
+
+    /// A flow under an id longer than a key keeps times out with its whole id in the error.
+    @Test func aLongIdTimesOutUnderItsWholeText() {
+        let deadlines = FlowDeadlines(timeout: .seconds(1))
+        let start = ContinuousClock.now
+        let id = String(repeating: "0123456789", count: 8), flow = String(repeating: "F", count: 60)
+        deadlines.started(id: id, flow: flow, form: .split, now: start)
+        #expect(deadlines.expire(now: start + .seconds(2)) == [.init(id: id, flow: flow, form: .split)])
+        #expect(deadlines.ended(id: id) == .late)
+    }
+
+    @Test func keysInlineAndSpilledCompareByTheirBytes() {
+        let inline = String(repeating: "a", count: FlowKey.inlineCapacity)
+        let spilled = inline + "b"
+        #expect(FlowKey(inline) == FlowKey(inline) && FlowKey(inline).hashValue == FlowKey(inline).hashValue)
+        #expect(FlowKey(spilled) == FlowKey(spilled) && FlowKey(spilled).description == inline, "a long key's text is its first 48 bytes")
+        #expect(FlowKey(inline + "c") != FlowKey(spilled), "long keys differing past byte 48 differ")
+        #expect(FlowKey(inline) != FlowKey(spilled))
+        #expect(FlowKey(inline + "") != FlowKey(String(inline.dropLast()) + "b"), "the last inline byte counts")
+        #expect(FlowKey("ab") != FlowKey("ab\0"), "lengths count, not only the zero-padded words")
+        #expect(FlowKey("").description == "" && FlowKey("550e8400-e29b-41d4-a716-446655440000").description == "550e8400-e29b-41d4-a716-446655440000")
+        let set: Set = [FlowKey("a"), FlowKey("b"), FlowKey(spilled), FlowKey("a")]
+        #expect(set.count == 3)
+    }
+
+    /// The Subject's starts reach the IM in order, whether the ring has room or not.
+    @Test func theStartRingKeepsOrderThroughItsOverflow() {
+        let ring = FlowStartRing()
+        func start(_ n: Int) -> FlowStartRing.Start { .init(id: FlowKey("f\(n)"), flow: FlowKey("F"), form: .single, started: Int64(n)) }
+        var taken: [String] = []
+        let total = FlowStartRing.capacity + 500
+        for n in 0..<total { ring.push(start(n)) }
+        ring.drain { taken.append($0.id.description) }
+        #expect(taken == (0..<total).map { "f\($0)" })
+        // Drained, the ring takes starts again.
+        taken.removeAll()
+        for n in total..<(total + 10) { ring.push(start(n)) }
+        ring.drain { taken.append($0.id.description) }
+        #expect(taken == (total..<(total + 10)).map { "f\($0)" })
+    }
+
+    @Test func theStartRingHandsOverAcrossThreadsInOrder() {
+        let ring = FlowStartRing()
+        let total = 200_000
+        let producer = Thread {
+            for n in 0..<total { ring.push(.init(id: FlowKey("f\(n)"), flow: FlowKey("F"), form: .split, started: Int64(n))) }
+        }
+        producer.start()
+        var next = 0, outOfOrder = 0
+        let clock = ContinuousClock()
+        let deadline = clock.now + .seconds(30)
+        while next < total, clock.now < deadline {
+            ring.drain { start in
+                if start.id != FlowKey("f\(next)") { outOfOrder += 1 }
+                next += 1
+            }
+        }
+        #expect(next == total && outOfOrder == 0)
     }
 }
