@@ -35,12 +35,15 @@ struct ServeCommandTests {
         /// Every `key=value` of the ready line.
         var readyFields: [String: String] = [:]
 
-        init(transport: TestTransport, workers: Int, deployment: String, extraConfiguration: String = "") throws {
+        /// `host`: the address tcp endpoints bind (127.0.0.1; a test's own veth address for
+        /// workers in a network namespace).
+        init(transport: TestTransport, workers: Int, deployment: String, extraConfiguration: String = "",
+             host: String = "127.0.0.1") throws {
             directory = FileManager.default.temporaryDirectory.appendingPathComponent("zmanager-serve-\(UUID().uuidString)")
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
             let tag = UUID().uuidString.prefix(8)
             func endpoint(_ role: String) -> String {
-                transport == .ipc ? "ipc://\(directory.path)/\(role)-\(tag).sock" : "tcp://127.0.0.1:*"
+                transport == .ipc ? "ipc://\(directory.path)/\(role)-\(tag).sock" : "tcp://\(host):*"
             }
             try """
                 [Echo]

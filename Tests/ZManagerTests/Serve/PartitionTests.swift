@@ -1,0 +1,201 @@
+import Foundation
+import Testing
+import ZManager
+import ZeroMQ
+
+/// Workers on another host, made of a network namespace the test creates (`ip netns`, a veth
+/// pair, `tc netem` delay and loss), then cut off: reliable dispatch's heartbeats find the
+/// partition, the cut-off worker's steps go to the local one, and every request is answered
+/// exactly once. Needs root and iproute2; skipped with the reason otherwise. Where the kernel has
+/// no netem (`sch_netem`), the link runs unshaped and the cut is the veth going down on both ends
+/// (no FIN or RST either); the test says so in its output.
+@Suite("Across hosts: a worker in a network namespace, delayed, lossy, then partitioned",
+       .enabled(if: NetworkNamespace.unavailableReason == nil, "\(NetworkNamespace.unavailableReason ?? "")"),
+       .serialized)
+struct PartitionTests {
+    @Test func aPartitionedWorkersStepsAreRedeliveredAndNothingIsLost() throws {
+        let namespace = try NetworkNamespace()
+        defer { namespace.remove() }
+        // A WAN-like link both ways: 5 ms each way, 1 % loss (TCP retransmits it).
+        let netem = namespace.shapeIfPossible("delay 5ms loss 1%")
+        if !netem { print("PartitionTests: this kernel has no netem qdisc: no delay or loss; the partition takes the veth down instead") }
+
+        let server = try ServeCommandTests.Server(transport: .tcp, workers: 1, deployment: "processes", extraConfiguration: """
+            dispatch: {mode: reliable, credit: 16, heartbeat: 100ms, heartbeat_timeout: 1s}
+            limits: {dispatch_timeout: 60s}
+            """, host: namespace.hostAddress)
+        // The remote worker: `zmanager worker` inside the namespace, reaching serve over the veth.
+        let remote = Process()
+        remote.executableURL = URL(fileURLWithPath: NetworkNamespace.ip)
+        remote.arguments = ["netns", "exec", namespace.name, try ServeCommandTests.executable.path, "worker",
+                            "--config", server.directory.appendingPathComponent("zmanager.yaml").path, "--name", "remote",
+                            "--subject-workers", server.endpoints.subjectWorkers, "--subject", server.endpoints.subjectFront,
+                            "--integration-manager", server.endpoints.integrationManagerPull]
+        remote.standardOutput = FileHandle.nullDevice
+        remote.standardError = FileHandle.nullDevice
+        try remote.run()
+        defer {
+            if remote.isRunning { kill(remote.processIdentifier, SIGKILL) }
+            remote.waitUntilExit()
+        }
+
+        let context = try Context()
+        defer { context.terminate() }
+        let client = try ZManagerClient(context: context, subject: server.endpoints.subjectFront,
+                                        integrationManager: server.endpoints.integrationManagerPub)
+        defer { client.close() }
+        try client.subscribeResults(flow: "Tagged")
+        try client.subscribeResults(flow: "Slow")
+        try client.subscribeErrors()
+        try #require(try client.waitUntilConnected(timeout: .seconds(20)))
+
+        // Both workers, the local p0 and the remote one, take part before the burst.
+        var executors = Set<String>()
+        let clock = ContinuousClock()
+        let warmUp = clock.now + .seconds(30)
+        var sent = 0
+        while executors.count < 2 && clock.now < warmUp {
+            try client.push(flow: "Tagged", id: "w\(sent)", body: Array("w".utf8))
+            sent += 1
+            while let delivery = try client.receive(timeout: .milliseconds(20)) {
+                if delivery.isResult { executors.insert(String(delivery.text.drop(while: { $0 != "@" }).dropFirst())) }
+            }
+        }
+        try #require(executors == ["p0", "remote"], "both workers answered: \(executors)")
+        while try client.receive(timeout: .milliseconds(300)) != nil {}  // the warm-up's tail
+
+        let count = 3_000
+        for i in 0..<count { try client.push(flow: "Slow", id: "s\(i)", body: Array("s".utf8)) }
+        var answers: [String: Int] = [:]
+        var byWorker: [String: Int] = [:]
+        var errors: [String] = []
+        var partitioned = false
+        let deadline = clock.now + .seconds(90)
+        while answers.count < count && clock.now < deadline {
+            guard let delivery = try client.receive(timeout: .milliseconds(100)) else { continue }
+            if let kind = delivery.errorKind { errors.append("\(kind): \(delivery.text)"); continue }
+            guard delivery.isResult, delivery.id.hasPrefix("s") else { continue }
+            answers[delivery.id, default: 0] += 1
+            byWorker[String(delivery.text.drop(while: { $0 != "@" }).dropFirst()), default: 0] += 1
+            if !partitioned && answers.count == 500 {
+                partitioned = true
+                // The cable is cut: every packet either way is dropped, and no FIN or RST tells
+                // either side; only the heartbeat deadline can.
+                if netem { try namespace.shape("loss 100%") } else { try namespace.setLinks(up: false) }
+            }
+        }
+        // Heal the link: anything the remote worker still sends must not reach services twice.
+        if netem { try namespace.shape("delay 5ms") } else { try namespace.setLinks(up: true) }
+        while let delivery = try client.receive(timeout: .milliseconds(1_500)) {
+            if delivery.isResult, delivery.id.hasPrefix("s") { answers[delivery.id, default: 0] += 1 }
+        }
+        #expect(partitioned)
+        #expect(byWorker["remote", default: 0] > 0, "the remote worker took part in the burst: \(byWorker)")
+        #expect(errors.isEmpty, "\(errors.prefix(3))")
+        #expect(answers.count == count, "every request answered: \(count - answers.count) missing, by worker \(byWorker)")
+        #expect(answers.values.allSatisfy { $0 == 1 }, "each once: \(answers.filter { $0.value > 1 }.count) duplicated")
+        #expect(server.terminate())
+        let summary = try #require(server.waitForLine(starting: "drained="), "\(server.output.text.withLock { $0 })")
+        #expect(summary.contains("drained=true") && summary.contains("in_flight=0"), "\(summary)")
+        let fields = Dictionary(summary.split(separator: " ").compactMap { pair -> (String, Int)? in
+            let parts = pair.split(separator: "=", maxSplits: 1)
+            return parts.count == 2 ? Int(parts[1]).map { (String(parts[0]), $0) } : nil
+        }, uniquingKeysWith: { $1 })
+        #expect((fields["workers_lost"] ?? 0) >= 1, "the heartbeats found the partition: \(summary)")
+        #expect((fields["redelivered"] ?? 0) >= 1, "the cut-off worker held steps: \(summary)")
+    }
+}
+
+/// A network namespace joined to this one by a veth pair, with addresses on a /30 of its own,
+/// removed by ``remove()`` (and with it the veth pair).
+final class NetworkNamespace {
+    static let ip = "/usr/sbin/ip"
+    static let tc = "/usr/sbin/tc"
+    let name: String
+    let hostDevice: String
+    let namespaceDevice: String
+    let hostAddress: String
+    let namespaceAddress: String
+
+    /// Why namespaces cannot be made here (nil: they can): not root, no iproute2, or the kernel
+    /// or container refuses (probed once by creating and removing one).
+    static let unavailableReason: String? = {
+        guard geteuid() == 0 else { return "needs root to create network namespaces (ip netns)" }
+        guard FileManager.default.isExecutableFile(atPath: ip), FileManager.default.isExecutableFile(atPath: tc) else {
+            return "needs iproute2 (\(ip), \(tc)): apt-get install iproute2"
+        }
+        let probe = "zmprobe\(getpid())"
+        guard (try? run(ip, ["netns", "add", probe])) != nil else { return "ip netns add is refused here (no CAP_SYS_ADMIN or no netns support)" }
+        _ = try? run(ip, ["netns", "del", probe])
+        return nil
+    }()
+
+    init() throws {
+        let tag = getpid() % 200 + 20
+        name = "zmt\(getpid())"
+        hostDevice = "zmh\(getpid())"
+        namespaceDevice = "zmn\(getpid())"
+        hostAddress = "10.231.\(tag).1"
+        namespaceAddress = "10.231.\(tag).2"
+        try Self.run(Self.ip, ["netns", "add", name])
+        do {
+            try Self.run(Self.ip, ["link", "add", hostDevice, "type", "veth", "peer", "name", namespaceDevice])
+            try Self.run(Self.ip, ["link", "set", namespaceDevice, "netns", name])
+            try Self.run(Self.ip, ["addr", "add", "\(hostAddress)/30", "dev", hostDevice])
+            try Self.run(Self.ip, ["link", "set", hostDevice, "up"])
+            try inside(Self.ip, ["addr", "add", "\(namespaceAddress)/30", "dev", namespaceDevice])
+            try inside(Self.ip, ["link", "set", namespaceDevice, "up"])
+            try inside(Self.ip, ["link", "set", "lo", "up"])
+        } catch {
+            remove()
+            throw error
+        }
+    }
+
+    /// Sets the netem discipline on both ends of the veth (`delay 5ms loss 1%`, `loss 100%`).
+    func shape(_ netem: String) throws {
+        let arguments = netem.split(separator: " ").map(String.init)
+        try Self.run(Self.tc, ["qdisc", "replace", "dev", hostDevice, "root", "netem"] + arguments)
+        try inside(Self.tc, ["qdisc", "replace", "dev", namespaceDevice, "root", "netem"] + arguments)
+    }
+
+    /// ``shape(_:)``, or false when the kernel has no netem.
+    func shapeIfPossible(_ netem: String) -> Bool { (try? shape(netem)) != nil }
+
+    /// Takes both ends of the veth down (a cut cable: packets vanish, nobody is told) or up.
+    func setLinks(up: Bool) throws {
+        try Self.run(Self.ip, ["link", "set", hostDevice, up ? "up" : "down"])
+        try inside(Self.ip, ["link", "set", namespaceDevice, up ? "up" : "down"])
+    }
+
+    func remove() {
+        _ = try? Self.run(Self.ip, ["netns", "del", name])
+        _ = try? Self.run(Self.ip, ["link", "del", hostDevice])
+    }
+
+    private func inside(_ tool: String, _ arguments: [String]) throws {
+        try Self.run(Self.ip, ["netns", "exec", name, tool] + arguments)
+    }
+
+    struct CommandFailed: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    /// Runs a command to its end (each is a quick configuration step) and throws on failure.
+    @discardableResult
+    static func run(_ tool: String, _ arguments: [String]) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: tool)
+        process.arguments = arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            throw CommandFailed(description: "\(tool) \(arguments.joined(separator: " ")): \(output)")
+        }
+        return output
+    }
+}
