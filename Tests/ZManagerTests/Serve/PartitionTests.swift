@@ -41,28 +41,11 @@ struct PartitionTests {
 
         let context = try Context()
         defer { context.terminate() }
-        let client = try ZManagerClient(context: context, subject: server.endpoints.subjectFront,
-                                        integrationManager: server.endpoints.integrationManagerPub)
+        let client = try ServeCommandTests.burstClient(context, server)
         defer { client.close() }
-        try client.subscribeResults(flow: "Tagged")
-        try client.subscribeResults(flow: "Slow")
-        try client.subscribeErrors()
-        try #require(try client.waitUntilConnected(timeout: .seconds(20)))
-
         // Both workers, the local p0 and the remote one, take part before the burst.
-        var executors = Set<String>()
+        try ServeCommandTests.warmUp(client, until: ["p0", "remote"])
         let clock = ContinuousClock()
-        let warmUp = clock.now + .seconds(30)
-        var sent = 0
-        while executors.count < 2 && clock.now < warmUp {
-            try client.push(flow: "Tagged", id: "w\(sent)", body: Array("w".utf8))
-            sent += 1
-            while let delivery = try client.receive(timeout: .milliseconds(20)) {
-                if delivery.isResult { executors.insert(String(delivery.text.drop(while: { $0 != "@" }).dropFirst())) }
-            }
-        }
-        try #require(executors == ["p0", "remote"], "both workers answered: \(executors)")
-        while try client.receive(timeout: .milliseconds(300)) != nil {}  // the warm-up's tail
 
         let count = 3_000
         for i in 0..<count { try client.push(flow: "Slow", id: "s\(i)", body: Array("s".utf8)) }
@@ -97,10 +80,7 @@ struct PartitionTests {
         #expect(server.terminate())
         let summary = try #require(server.waitForLine(starting: "drained="), "\(server.output.text.withLock { $0 })")
         #expect(summary.contains("drained=true") && summary.contains("in_flight=0"), "\(summary)")
-        let fields = Dictionary(summary.split(separator: " ").compactMap { pair -> (String, Int)? in
-            let parts = pair.split(separator: "=", maxSplits: 1)
-            return parts.count == 2 ? Int(parts[1]).map { (String(parts[0]), $0) } : nil
-        }, uniquingKeysWith: { $1 })
+        let fields = ServeCommandTests.numbers(in: summary)
         #expect((fields["workers_lost"] ?? 0) >= 1, "the heartbeats found the partition: \(summary)")
         #expect((fields["redelivered"] ?? 0) >= 1, "the cut-off worker held steps: \(summary)")
     }

@@ -224,6 +224,43 @@ struct ServeCommandTests {
         #expect(server.process.terminationStatus == 0)
     }
 
+    /// A client of `server` subscribed to the `Tagged` and `Slow` results and to errors, connected.
+    static func burstClient(_ context: Context, _ server: Server) throws -> ZManagerClient {
+        let client = try ZManagerClient(context: context, subject: server.endpoints.subjectFront,
+                                        integrationManager: server.endpoints.integrationManagerPub)
+        try client.subscribeResults(flow: "Tagged")
+        try client.subscribeResults(flow: "Slow")
+        try client.subscribeErrors()
+        try #require(try client.waitUntilConnected(timeout: .seconds(20)))
+        return client
+    }
+
+    /// Sends `Tagged` requests until each worker in `workers` has answered one (30 s at most),
+    /// then reads the warm-up's tail.
+    static func warmUp(_ client: ZManagerClient, until workers: Set<String>) throws {
+        var executors = Set<String>()
+        let clock = ContinuousClock()
+        let deadline = clock.now + .seconds(30)
+        var sent = 0
+        while executors != workers && clock.now < deadline {
+            try client.push(flow: "Tagged", id: "w\(sent)", body: Array("w".utf8))
+            sent += 1
+            while let delivery = try client.receive(timeout: .milliseconds(20)) {
+                if delivery.isResult { executors.insert(String(delivery.text.drop(while: { $0 != "@" }).dropFirst())) }
+            }
+        }
+        try #require(executors == workers, "every worker answered: \(executors)")
+        while try client.receive(timeout: .milliseconds(300)) != nil {}
+    }
+
+    /// The `key=number` fields of serve's summary line.
+    static func numbers(in summary: String) -> [String: Int] {
+        Dictionary(summary.split(separator: " ").compactMap { pair -> (String, Int)? in
+            let parts = pair.split(separator: "=", maxSplits: 1)
+            return parts.count == 2 ? Int(parts[1]).map { (String(parts[0]), $0) } : nil
+        }, uniquingKeysWith: { $1 })
+    }
+
     enum Fault: String, CaseIterable, Sendable {
         /// `kill -9`: the process and its connections are gone at once.
         case kill
@@ -243,28 +280,11 @@ struct ServeCommandTests {
             """)
         let context = try Context()
         defer { context.terminate() }
-        let client = try ZManagerClient(context: context, subject: server.endpoints.subjectFront,
-                                        integrationManager: server.endpoints.integrationManagerPub)
+        let client = try Self.burstClient(context, server)
         defer { client.close() }
-        try client.subscribeResults(flow: "Tagged")
-        try client.subscribeResults(flow: "Slow")
-        try client.subscribeErrors()
-        try #require(try client.waitUntilConnected(timeout: .seconds(20)))
-
         // Both worker processes take part before the burst.
-        var executors = Set<String>()
+        try Self.warmUp(client, until: ["p0", "p1"])
         let clock = ContinuousClock()
-        let warmUp = clock.now + .seconds(30)
-        var warmUpSent = 0
-        while executors.count < 2 && clock.now < warmUp {
-            try client.push(flow: "Tagged", id: "w\(warmUpSent)", body: Array("w".utf8))
-            warmUpSent += 1
-            while let delivery = try client.receive(timeout: .milliseconds(20)) {
-                if delivery.isResult { executors.insert(String(delivery.text.drop(while: { $0 != "@" }).dropFirst())) }
-            }
-        }
-        try #require(executors == ["p0", "p1"], "both workers answered: \(executors)")
-        while try client.receive(timeout: .milliseconds(200)) != nil {}  // the warm-up's tail
         let victim = try #require(server.workerProcesses()["p1"], "found worker p1: \(server.workerProcesses())")
 
         let count = 6_000
@@ -311,11 +331,7 @@ struct ServeCommandTests {
         #expect(server.terminate())
         let summary = try #require(server.waitForLine(starting: "drained="), "\(server.output.text.withLock { $0 })")
         #expect(summary.contains("in_flight=0"), "\(summary)")
-        var fields: [String: Int] = [:]
-        for pair in summary.split(separator: " ") {
-            let parts = pair.split(separator: "=", maxSplits: 1)
-            if parts.count == 2, let value = Int(parts[1]) { fields[String(parts[0])] = value }
-        }
+        let fields = Self.numbers(in: summary)
         // The survivor is lost too once serve stops it, and may be counted before the summary.
         #expect((fields["workers_lost"] ?? 0) >= 1, "\(summary)")
         #expect((fields["redelivered"] ?? 0) >= 1, "the lost worker held steps: \(summary)")
