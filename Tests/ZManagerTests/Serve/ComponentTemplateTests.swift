@@ -102,16 +102,8 @@ struct ComponentTemplateTests {
         try "[actionmapping]\n??hello = greeting.goodbye\n".write(to: directory.appendingPathComponent("m.ini"), atomically: true, encoding: .utf8)
         let config = directory.appendingPathComponent("zmanager.yaml")
         try "flows: \(Self.example.path)/flows\nmappings: m.ini\n".write(to: config, atomically: true, encoding: .utf8)
-        let process = Process()
-        process.executableURL = try Self.executable
-        process.arguments = ["serve", "--config", config.path]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        #expect(process.terminationStatus != 0)
+        let (status, text) = try ServeCommandTests.runToEnd(try Self.executable, ["serve", "--config", config.path])
+        #expect(status != 0)
         #expect(text.contains("greeting.goodbye"), "\(text)")
     }
 }

@@ -45,38 +45,23 @@ struct PartitionTests {
         defer { client.close() }
         // Both workers, the local p0 and the remote one, take part before the burst.
         try ServeCommandTests.warmUp(client, until: ["p0", "remote"])
-        let clock = ContinuousClock()
 
         let count = 3_000
-        for i in 0..<count { try client.push(flow: "Slow", id: "s\(i)", body: Array("s".utf8)) }
-        var answers: [String: Int] = [:]
-        var byWorker: [String: Int] = [:]
-        var errors: [String] = []
-        var partitioned = false
-        let deadline = clock.now + .seconds(90)
-        while answers.count < count && clock.now < deadline {
-            guard let delivery = try client.receive(timeout: .milliseconds(100)) else { continue }
-            if let kind = delivery.errorKind { errors.append("\(kind): \(delivery.text)"); continue }
-            guard delivery.isResult, delivery.id.hasPrefix("s") else { continue }
-            answers[delivery.id, default: 0] += 1
-            byWorker[String(delivery.text.drop(while: { $0 != "@" }).dropFirst()), default: 0] += 1
-            if !partitioned && answers.count == 500 {
-                partitioned = true
-                // The cable is cut: every packet either way is dropped, and no FIN or RST tells
-                // either side; only the heartbeat deadline can.
-                if netem { try namespace.shape("loss 100%") } else { try namespace.setLinks(up: false) }
-            }
+        var burst = try ServeCommandTests.burst(client, count: count, faultAfter: 500) {
+            // The cable is cut: every packet either way is dropped, and no FIN or RST tells
+            // either side; only the heartbeat deadline can.
+            if netem { try namespace.shape("loss 100%") } else { try namespace.setLinks(up: false) }
         }
         // Heal the link: anything the remote worker still sends must not reach services twice.
         if netem { try namespace.shape("delay 5ms") } else { try namespace.setLinks(up: true) }
         while let delivery = try client.receive(timeout: .milliseconds(1_500)) {
-            if delivery.isResult, delivery.id.hasPrefix("s") { answers[delivery.id, default: 0] += 1 }
+            if delivery.isResult, delivery.id.hasPrefix("s") { burst.answers[delivery.id, default: 0] += 1 }
         }
-        #expect(partitioned)
-        #expect(byWorker["remote", default: 0] > 0, "the remote worker took part in the burst: \(byWorker)")
-        #expect(errors.isEmpty, "\(errors.prefix(3))")
-        #expect(answers.count == count, "every request answered: \(count - answers.count) missing, by worker \(byWorker)")
-        #expect(answers.values.allSatisfy { $0 == 1 }, "each once: \(answers.filter { $0.value > 1 }.count) duplicated")
+        #expect(burst.faulted)
+        #expect(burst.byWorker["remote", default: 0] > 0, "the remote worker took part in the burst: \(burst.byWorker)")
+        #expect(burst.errors.isEmpty, "\(burst.errors.prefix(3))")
+        #expect(burst.answers.count == count, "every request answered: \(count - burst.answers.count) missing, by worker \(burst.byWorker)")
+        #expect(burst.answers.values.allSatisfy { $0 == 1 }, "each once: \(burst.answers.filter { $0.value > 1 }.count) duplicated")
         #expect(server.terminate())
         let summary = try #require(server.waitForLine(starting: "drained="), "\(server.output.text.withLock { $0 })")
         #expect(summary.contains("drained=true") && summary.contains("in_flight=0"), "\(summary)")
@@ -164,16 +149,8 @@ final class NetworkNamespace {
     /// Runs a command to its end (each is a quick configuration step) and throws on failure.
     @discardableResult
     static func run(_ tool: String, _ arguments: [String]) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: tool)
-        process.arguments = arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
+        let (status, output) = try ServeCommandTests.runToEnd(URL(fileURLWithPath: tool), arguments)
+        guard status == 0 else {
             throw CommandFailed(description: "\(tool) \(arguments.joined(separator: " ")): \(output)")
         }
         return output

@@ -253,6 +253,52 @@ struct ServeCommandTests {
         while try client.receive(timeout: .milliseconds(300)) != nil {}
     }
 
+    /// Runs a command that ends by itself (a refusal, a configuration step) and returns its exit
+    /// status and its output and errors together.
+    static func runToEnd(_ executable: URL, _ arguments: [String]) throws -> (status: Int32, output: String) {
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        return (process.terminationStatus, output)
+    }
+
+    /// What a burst of `Slow` requests got back.
+    struct Burst {
+        /// Results per request id (each must be 1).
+        var answers: [String: Int] = [:]
+        /// Results per worker (the `@name` a `Tag` step appends).
+        var byWorker: [String: Int] = [:]
+        var errors: [String] = []
+        var faulted = false
+    }
+
+    /// Pushes `count` `Slow` requests (ids `s0`…) and reads results until each is answered or 90 s
+    /// pass, calling `fault` once when `faultAfter` have been answered.
+    static func burst(_ client: ZManagerClient, count: Int, faultAfter: Int, fault: () throws -> Void) throws -> Burst {
+        for i in 0..<count { try client.push(flow: "Slow", id: "s\(i)", body: Array("s".utf8)) }
+        var burst = Burst()
+        let clock = ContinuousClock()
+        let deadline = clock.now + .seconds(90)
+        while burst.answers.count < count && clock.now < deadline {
+            guard let delivery = try client.receive(timeout: .milliseconds(100)) else { continue }
+            if let kind = delivery.errorKind { burst.errors.append("\(kind): \(delivery.text)"); continue }
+            guard delivery.isResult, delivery.id.hasPrefix("s") else { continue }
+            burst.answers[delivery.id, default: 0] += 1
+            burst.byWorker[String(delivery.text.drop(while: { $0 != "@" }).dropFirst()), default: 0] += 1
+            if !burst.faulted && burst.answers.count == faultAfter {
+                burst.faulted = true
+                try fault()
+            }
+        }
+        return burst
+    }
+
     /// The `key=number` fields of serve's summary line.
     static func numbers(in summary: String) -> [String: Int] {
         Dictionary(summary.split(separator: " ").compactMap { pair -> (String, Int)? in
@@ -288,25 +334,12 @@ struct ServeCommandTests {
         let victim = try #require(server.workerProcesses()["p1"], "found worker p1: \(server.workerProcesses())")
 
         let count = 6_000
-        for i in 0..<count { try client.push(flow: "Slow", id: "s\(i)", body: Array("s".utf8)) }
-        var answers: [String: Int] = [:]
-        var errors: [String] = []
-        var faulted = false
-        let deadline = clock.now + .seconds(90)
-        while answers.count < count && clock.now < deadline {
-            guard let delivery = try client.receive(timeout: .milliseconds(100)) else { continue }
-            if let kind = delivery.errorKind { errors.append("\(kind): \(delivery.text)"); continue }
-            guard delivery.isResult, delivery.id.hasPrefix("s") else { continue }
-            answers[delivery.id, default: 0] += 1
-            if !faulted && answers.count == 1_000 {
-                faulted = true
-                kill(victim, fault == .kill ? SIGKILL : SIGSTOP)
-            }
-        }
+        var burst = try Self.burst(client, count: count, faultAfter: 1_000) { kill(victim, fault == .kill ? SIGKILL : SIGSTOP) }
+        let faulted = burst.faulted, errors = burst.errors
         if fault == .stop { kill(victim, SIGCONT) }
         // Anything the stopped worker still sends must not reach services.
         while let delivery = try client.receive(timeout: .milliseconds(500)) {
-            if delivery.isResult, delivery.id.hasPrefix("s") { answers[delivery.id, default: 0] += 1 }
+            if delivery.isResult, delivery.id.hasPrefix("s") { burst.answers[delivery.id, default: 0] += 1 }
         }
         if fault == .kill {
             // serve restarts the killed worker, and the new process takes work.
@@ -326,8 +359,8 @@ struct ServeCommandTests {
         }
         #expect(faulted)
         #expect(errors.isEmpty, "\(errors.prefix(3))")
-        #expect(answers.count == count, "every request answered: \(count - answers.count) missing")
-        #expect(answers.values.allSatisfy { $0 == 1 }, "each once: \(answers.filter { $0.value > 1 }.count) duplicated")
+        #expect(burst.answers.count == count, "every request answered: \(count - burst.answers.count) missing")
+        #expect(burst.answers.values.allSatisfy { $0 == 1 }, "each once: \(burst.answers.filter { $0.value > 1 }.count) duplicated")
         #expect(server.terminate())
         let summary = try #require(server.waitForLine(starting: "drained="), "\(server.output.text.withLock { $0 })")
         #expect(summary.contains("in_flight=0"), "\(summary)")
