@@ -15,6 +15,7 @@ public struct ServeCommand: ParsableCommand {
         abstract: "Run Subject, Integration Manager and workers from a configuration file until SIGINT/SIGTERM.",
         discussion: """
             Prints one line 'ready subject=… workers=… integration_manager_pull=… integration_manager_pub=…' \
+            (and 'integration_manager_multicast=…' with a multicast group) \
             with the bound endpoints once serving, and 'drained=… results=… errors=… in_flight=… redelivered=… workers_lost=… worker_restarts=… publish_dropped=… flow_timeouts=…' \
             (with security.curve also 'auth_accepted=… auth_refused=… auth_failed=…') \
             on the way out. SIGHUP reloads the flows and mappings the file names ('reloaded …', or \
@@ -54,7 +55,7 @@ public struct ServeCommand: ParsableCommand {
             endpoints: configuration.endpoints, flows: flows, mapping: mapping, handlers: ZManagerComponent.handlers,
             options: .init(workers: inProcessWorkers, limits: configuration.limits, async: configuration.async,
                            dispatch: configuration.dispatch, ioThreads: configuration.ioThreads, logger: logger,
-                           security: security))
+                           security: security, multicast: configuration.multicast))
         let endpoints = node.endpoints
         let supervisor = WorkerSupervisor(config: config, endpoints: endpoints, logger: logger)
         if configuration.deployment == .processes { try supervisor.start(count: configuration.workers) }
@@ -72,6 +73,7 @@ public struct ServeCommand: ParsableCommand {
         let readyLine = "ready subject=\(endpoints.subjectFront) workers=\(endpoints.subjectWorkers) "
             + "integration_manager_pull=\(endpoints.integrationManagerPull) "
             + "integration_manager_pub=\(endpoints.integrationManagerPub) "
+            + (endpoints.integrationManagerMulticast.map { "integration_manager_multicast=\($0) " } ?? "")
             + "deployment=\(configuration.deployment.rawValue) worker_count=\(configuration.workers) "
             + "flows=\(flows.flows.count) dispatch=\(configuration.dispatch.mode.rawValue)"
             + (security == nil ? " security=none" : " security=curve")

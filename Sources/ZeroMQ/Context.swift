@@ -91,4 +91,8 @@ public final class Context: @unchecked Sendable {
         zmq_version(&major, &minor, &patch)
         return "\(major).\(minor).\(patch)"
     }
+
+    /// Whether the linked libzmq was built with `capability` (`zmq_has`: "ipc", "pgm", "norm",
+    /// "curve", "gssapi", "tipc", "draft").
+    public static func has(_ capability: String) -> Bool { zmq_has(capability) != 0 }
 }

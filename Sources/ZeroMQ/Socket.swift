@@ -359,6 +359,25 @@ public final class Socket {
         try setOption(ZMQ_XPUB_NODROP, on ? 1 : 0, "ZMQ_XPUB_NODROP")
     }
 
+    /// PGM/EPGM: the most a multicast sender transmits, in kilobits per second (`ZMQ_RATE`;
+    /// libzmq's default is 100). Also sizes a receiver's window, with the recovery interval.
+    /// Set before the multicast endpoint is bound or connected.
+    public func setMulticastRate(kilobitsPerSecond: Int) throws(ZMQError) {
+        try setOption(ZMQ_RATE, CInt(clamping: kilobitsPerSecond), "ZMQ_RATE")
+    }
+
+    /// PGM/EPGM: how long data stays available for a receiver to recover what it missed
+    /// (`ZMQ_RECOVERY_IVL`; libzmq's default is 10 s). Set before bind or connect.
+    public func setRecoveryInterval(_ duration: Duration) throws(ZMQError) {
+        try setOption(ZMQ_RECOVERY_IVL, Self.milliseconds(duration), "ZMQ_RECOVERY_IVL")
+    }
+
+    /// PGM/EPGM: the time-to-live of outgoing multicast packets, the routers they may cross
+    /// (`ZMQ_MULTICAST_HOPS`; 1, the default, stays on the local network).
+    public func setMulticastHops(_ hops: Int) throws(ZMQError) {
+        try setOption(ZMQ_MULTICAST_HOPS, CInt(clamping: hops), "ZMQ_MULTICAST_HOPS")
+    }
+
     /// ZMTP heartbeats (tcp and ipc; libzmq's I/O thread sends and answers them, so a busy
     /// application thread does not matter): a PING every `interval`, and the connection is
     /// closed when nothing arrives for `timeout` (`ZMQ_HEARTBEAT_IVL`, `ZMQ_HEARTBEAT_TIMEOUT`,

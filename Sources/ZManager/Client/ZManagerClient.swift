@@ -20,13 +20,19 @@ public final class ZManagerClient {
     private var receiveFrame = Message()
     private var bodyFrame = Message()
 
+    /// - Parameters:
+    ///   - integrationManager: the Integration Manager's PUB, or its multicast group
+    ///     (`epgm://`, ``MulticastOptions``: then `multicast` sizes the receive window and must
+    ///     match the sender's rate and recovery interval).
     public init(context: Context, subject: String, integrationManager: String,
-                form: WireForm? = nil, sender: String = "client", highWaterMark: Int = 10_000) throws(ZMQError) {
+                form: WireForm? = nil, sender: String = "client", highWaterMark: Int = 10_000,
+                multicast: MulticastOptions = MulticastOptions()) throws(ZMQError) {
         push = try Socket(context, .push)
         try push.setSendHighWaterMark(highWaterMark)
         try push.connect(subject)
         sub = try Socket(context, .sub)
         try sub.setReceiveHighWaterMark(highWaterMark)
+        if MulticastOptions.isMulticast(integrationManager) { try sub.applyMulticast(multicast) }
         try sub.connect(integrationManager)
         self.form = form
         self.sender = sender

@@ -19,7 +19,8 @@ public import ZeroMQ
 /// - the XPUB reports subscriptions, so a step handed to a service (anything but a result, an
 ///   error or the core's own topics) that nobody subscribes to ends its flow with
 ///   ``ErrorKind/noSubscriber`` instead of waiting forever. A published copy (``CopyMarker``)
-///   may go unheard.
+///   may go unheard. With a multicast group (``MulticastOptions``) nobody's subscriptions are
+///   known, and every step counts as heard.
 public final class IntegrationManager {
     let pull: Socket
     let pub: Socket
@@ -38,11 +39,17 @@ public final class IntegrationManager {
     /// The endpoints actually bound (wildcard ports resolved).
     public let pullEndpoint: String
     public let pubEndpoint: String
+    /// The multicast group the publication also goes to (``MulticastOptions``); nil: none.
+    public let multicastEndpoint: String?
     /// Metadata `role=integration_manager`; cold paths only (``RoleLog``).
     let logger: Logger
 
+    /// - Parameters:
+    ///   - multicastEndpoint: a PGM group (`epgm://INTERFACE;GROUP:PORT`) the publication also
+    ///     goes to, sent with `multicast`'s rate, recovery interval and hops; nil: none.
     public init(context: Context, pullEndpoint: String, pubEndpoint: String,
                 limits: RoleLimits = RoleLimits(), statistics: CoreStatistics, flowDeadlines: FlowDeadlines? = nil,
+                multicastEndpoint: String? = nil, multicast: MulticastOptions = MulticastOptions(),
                 logger: Logger = Logger(label: "zmanager")) throws(ZMQError) {
         self.logger = RoleLog.logger(logger, role: "integration_manager")
         self.flowDeadlines = flowDeadlines
@@ -58,6 +65,14 @@ public final class IntegrationManager {
         try pub.bind(pubEndpoint)
         self.pullEndpoint = try pull.lastEndpoint
         self.pubEndpoint = try pub.lastEndpoint
+        if let multicastEndpoint {
+            // Options first: libzmq reads them when it opens the PGM socket, at bind (which for
+            // PGM is the same as connect).
+            try pub.applyMulticast(multicast)
+            try pub.bind(multicastEndpoint)
+            subscriptions.everything = true
+        }
+        self.multicastEndpoint = multicastEndpoint
         self.statistics = statistics
         self.limits = limits
     }

@@ -13,6 +13,9 @@ import Darwin
 /// subscription trie. A handful of prefixes per service is the expected size; a lookup is a scan.
 struct Subscriptions {
     private(set) var prefixes: [[UInt8]] = []
+    /// A multicast group hears everything: libzmq subscribes its pipe to all topics without
+    /// telling the application, and who listens on the group is unknown (``MulticastOptions``).
+    var everything = false
 
     /// Applies one message from the XPUB: `1` + prefix subscribes, `0` + prefix unsubscribes;
     /// anything else (a SUB cannot send other messages) is ignored.
@@ -29,7 +32,8 @@ struct Subscriptions {
 
     /// Whether any subscribed prefix starts `topic` (the empty prefix starts every topic).
     func matches(_ topic: UnsafeRawBufferPointer) -> Bool {
-        prefixes.contains { prefix in
+        if everything { return true }
+        return prefixes.contains { prefix in
             if prefix.isEmpty { return true }
             guard prefix.count <= topic.count, let base = topic.baseAddress else { return false }
             return prefix.withUnsafeBytes { memcmp($0.baseAddress!, base, prefix.count) == 0 }

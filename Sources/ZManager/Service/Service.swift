@@ -43,21 +43,25 @@ public final class Service {
     /// Metadata `role=service`, `service=<name>`; cold paths only (``RoleLog``).
     let logger: Logger
 
+    /// - Parameters:
+    ///   - integrationManagerPub: the Integration Manager's PUB, or its multicast group
+    ///     (`epgm://`: joined with `multicast`'s rate and recovery interval, ``MulticastOptions``).
     public convenience init(
         name: String, context: Context, subjectFront: String, integrationManagerPull: String,
         integrationManagerPub: String, routing: RoutingTable, mapping: ActionMapping,
-        handlers registry: HandlerRegistry, limits: RoleLimits = RoleLimits(), logger: Logger = Logger(label: "zmanager")
+        handlers registry: HandlerRegistry, limits: RoleLimits = RoleLimits(), multicast: MulticastOptions = MulticastOptions(),
+        logger: Logger = Logger(label: "zmanager")
     ) throws {
         try self.init(name: name, context: context, subjectFront: subjectFront, integrationManagerPull: integrationManagerPull,
                       integrationManagerPub: integrationManagerPub, routing: routing, mapping: mapping,
-                      handlers: registry, limits: limits, errorBody: formAwareErrorBody, logger: logger)
+                      handlers: registry, limits: limits, multicast: multicast, errorBody: formAwareErrorBody, logger: logger)
     }
 
     init(
         name: String, context: Context, subjectFront: String, integrationManagerPull: String,
         integrationManagerPub: String, routing: RoutingTable, mapping: ActionMapping,
-        handlers registry: HandlerRegistry, limits: RoleLimits, errorBody: @escaping ErrorBodyEncoder,
-        logger: Logger = Logger(label: "zmanager")
+        handlers registry: HandlerRegistry, limits: RoleLimits, multicast: MulticastOptions = MulticastOptions(),
+        errorBody: @escaping ErrorBodyEncoder, logger: Logger = Logger(label: "zmanager")
     ) throws {
         self.logger = RoleLog.logger(logger, role: "service", ["service": .string(name)])
         let byEntry = try registry.resolve(mapping)
@@ -84,6 +88,7 @@ public final class Service {
         sub = try Socket(context, .sub)
         try sub.applyReceiveLimits(limits)
         for prefix in subscriptions { try sub.subscribe(prefix) }
+        if MulticastOptions.isMulticast(integrationManagerPub) { try sub.applyMulticast(multicast) }
         try sub.connect(integrationManagerPub)
         toSubject = try Socket(context, .push)
         try toSubject.setSendHighWaterMark(limits.highWaterMark)

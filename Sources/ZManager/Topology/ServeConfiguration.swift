@@ -31,6 +31,8 @@ public struct ServeConfiguration: Sendable {
     /// `security.curve`: CURVE keys for every tcp and ipc endpoint; nil (the default) runs
     /// without authentication or encryption (docs/SECURITY.md).
     public var curve: CurveConfiguration?
+    /// `multicast`: rate, recovery interval and hops of `endpoints.integration_manager_multicast`.
+    public var multicast = MulticastOptions()
     /// The file this configuration was read from.
     public var file: String = "<defaults>"
 
@@ -47,17 +49,34 @@ public struct ServeConfiguration: Sendable {
     public static func parse(_ text: String, file: String) throws(ConfigurationError) -> ServeConfiguration {
         let root = try ConfigurationReader(yaml: text, file: file)
         try root.expectMapping(allowed: ["endpoints", "flows", "mappings", "workers", "limits", "async", "dispatch", "io_threads", "drain_timeout", "metrics", "log_level",
-                                           "security"])
+                                           "security", "multicast"])
         var config = ServeConfiguration()
         config.file = file
         let base = URL(fileURLWithPath: file).deletingLastPathComponent()
 
         let endpoints = root["endpoints"]
-        try endpoints.expectMapping(allowed: ["subject", "workers", "integration_manager_pull", "integration_manager_pub"])
+        try endpoints.expectMapping(allowed: ["subject", "workers", "integration_manager_pull", "integration_manager_pub",
+                                              "integration_manager_multicast"])
         config.endpoints.subjectFront = try endpoint(endpoints["subject"], default: config.endpoints.subjectFront)
         config.endpoints.subjectWorkers = try endpoint(endpoints["workers"], default: config.endpoints.subjectWorkers)
         config.endpoints.integrationManagerPull = try endpoint(endpoints["integration_manager_pull"], default: config.endpoints.integrationManagerPull)
         config.endpoints.integrationManagerPub = try endpoint(endpoints["integration_manager_pub"], default: config.endpoints.integrationManagerPub)
+        let group = endpoints["integration_manager_multicast"]
+        if group.isPresent {
+            let text = try group.string()
+            if let problem = MulticastOptions.problem(with: text) {
+                throw group.error("expected \(MulticastOptions.expected); \"\(text)\": \(problem)")
+            }
+            config.endpoints.integrationManagerMulticast = text
+        }
+        let multicast = root["multicast"]
+        try multicast.expectMapping(allowed: ["rate_kbps", "recovery_interval", "hops"])
+        config.multicast.rateKilobitsPerSecond = try multicast["rate_kbps"].int(default: config.multicast.rateKilobitsPerSecond, in: 1...100_000_000)
+        config.multicast.recoveryInterval = try multicast["recovery_interval"].duration(default: config.multicast.recoveryInterval)
+        guard config.multicast.recoveryInterval >= .milliseconds(1) else {
+            throw multicast["recovery_interval"].error("expected a duration of at least 1ms, found \(config.multicast.recoveryInterval)")
+        }
+        config.multicast.hops = try multicast["hops"].int(default: config.multicast.hops, in: 1...255)
 
         config.flowPaths = try paths(root["flows"], base: base, what: "flow file or directory")
         guard !config.flowPaths.isEmpty else { throw root["flows"].error("required: expected a flow file or directory, or a list of them") }
@@ -117,6 +136,9 @@ public struct ServeConfiguration: Sendable {
         try security.expectMapping(allowed: ["curve"])
         if security["curve"].isPresent {
             config.curve = try CurveConfiguration.parse(security["curve"], base: base)
+            if config.endpoints.integrationManagerMulticast != nil {
+                throw security["curve"].error("\(MulticastRefused().description) (endpoints.integration_manager_multicast is set)")
+            }
         }
 
         config.logLevel = Logger.Level(rawValue: try root["log_level"].choice(Logger.Level.allCases.map(\.rawValue), default: "info"))!

@@ -13,14 +13,19 @@ public struct Endpoints: Sendable, Hashable, Codable {
     public var integrationManagerPull = "tcp://127.0.0.1:19035"
     /// Integration Manager PUB: everyone subscribes here.
     public var integrationManagerPub = "tcp://127.0.0.1:19034"
+    /// A PGM multicast group the Integration Manager publishes to as well
+    /// (`epgm://INTERFACE;GROUP:PORT`, see ``MulticastOptions``); nil (the default): none.
+    public var integrationManagerMulticast: String?
 
     public init() {}
 
-    public init(subjectFront: String, subjectWorkers: String, integrationManagerPull: String, integrationManagerPub: String) {
+    public init(subjectFront: String, subjectWorkers: String, integrationManagerPull: String, integrationManagerPub: String,
+                integrationManagerMulticast: String? = nil) {
         self.subjectFront = subjectFront
         self.subjectWorkers = subjectWorkers
         self.integrationManagerPull = integrationManagerPull
         self.integrationManagerPub = integrationManagerPub
+        self.integrationManagerMulticast = integrationManagerMulticast
     }
 
     /// Four fresh endpoints on one transport, for tests and benchmarks: `inproc` and
@@ -89,12 +94,15 @@ public final class ZManagerNode: @unchecked Sendable {
         /// CURVE on every tcp and ipc endpoint: the node's key pair and the clients it lets in
         /// (see ``Authenticator``); nil: none.
         public var security: NodeSecurity?
+        /// Rate, recovery interval and hops of ``Endpoints/integrationManagerMulticast``.
+        public var multicast: MulticastOptions
         public init(workers: Int = 2, limits: RoleLimits = RoleLimits(), async: AsyncOptions = AsyncOptions(),
                     dispatch: DispatchOptions = DispatchOptions(), ioThreads: Int = 1, threadNamePrefix: Int? = nil,
                     logger: Logger = Logger(label: "zmanager"),
-                    security: NodeSecurity? = nil) {
+                    security: NodeSecurity? = nil, multicast: MulticastOptions = MulticastOptions()) {
             self.logger = logger
             self.security = security
+            self.multicast = multicast
             self.workers = workers
             self.limits = limits
             self.async = async
@@ -106,10 +114,11 @@ public final class ZManagerNode: @unchecked Sendable {
 
     /// Binds every endpoint and starts the role threads.
     /// - Throws: ``ZMQError`` naming an endpoint that cannot be bound, or
-    ///   ``MissingHandlersError`` before anything starts.
+    ///   ``MissingHandlersError`` or ``MulticastRefused`` before anything starts.
     public init(endpoints: Endpoints, flows: FlowTable, mapping: ActionMapping, handlers: HandlerRegistry,
                 options: Options = Options()) throws {
         _ = try handlers.resolve(mapping)  // fail before binding anything
+        if options.security != nil && endpoints.integrationManagerMulticast != nil { throw MulticastRefused() }
         context = try Context(ioThreads: options.ioThreads, threadNamePrefix: options.threadNamePrefix,
                               security: options.security?.curve)
         let routing = RoutingTable(flows: flows)
@@ -128,14 +137,17 @@ public final class ZManagerNode: @unchecked Sendable {
             }
             let im = try IntegrationManager(context: context, pullEndpoint: endpoints.integrationManagerPull,
                                             pubEndpoint: endpoints.integrationManagerPub, limits: options.limits,
-                                            statistics: statistics, flowDeadlines: deadlines, logger: options.logger)
+                                            statistics: statistics, flowDeadlines: deadlines,
+                                            multicastEndpoint: endpoints.integrationManagerMulticast,
+                                            multicast: options.multicast, logger: options.logger)
             let subject = try Subject(context: context, frontEndpoint: endpoints.subjectFront,
                                       workerEndpoint: endpoints.subjectWorkers, integrationManager: im.pullEndpoint,
                                       routing: routing, limits: options.limits, async: options.async, dispatch: options.dispatch,
                                       intake: intake, statistics: statistics, flowDeadlines: deadlines, source: routingSource,
                                       logger: options.logger)
             self.endpoints = Endpoints(subjectFront: subject.frontEndpoint, subjectWorkers: subject.workerEndpoint,
-                                       integrationManagerPull: im.pullEndpoint, integrationManagerPub: im.pubEndpoint)
+                                       integrationManagerPull: im.pullEndpoint, integrationManagerPub: im.pubEndpoint,
+                                       integrationManagerMulticast: im.multicastEndpoint)
             threads.append(SocketThread.start(name: "zm-im") { im.run() })
             threads.append(SocketThread.start(name: "zm-subject") { subject.run() })
             let bridge = try CompletedCommandBridge(context: context, integrationManagerPub: im.pubEndpoint,

@@ -128,5 +128,12 @@ struct UnpublishedMessageTests {
         #expect(matches(""))
         Array<UInt8>().withUnsafeBytes { set.apply($0) }
         #expect(set.prefixes == [[]])
+
+        // A multicast group hears everything, whatever the XPUB reports.
+        var group = Subscriptions()
+        group.everything = true
+        #expect(Array("Handoff~PUBLISH~~Handoff~Note~id~".utf8).withUnsafeBytes { group.matches($0) })
+        ([0] + Array("Handoff".utf8)).withUnsafeBytes { group.apply($0) }
+        #expect(Array("Handoff~PUBLISH~~Handoff~Note~id~".utf8).withUnsafeBytes { group.matches($0) })
     }
 }

@@ -36,9 +36,11 @@ struct ServeCommandTests {
         var readyFields: [String: String] = [:]
 
         /// `host`: the address tcp endpoints bind (127.0.0.1; a test's own veth address for
-        /// workers in a network namespace).
+        /// workers in a network namespace). `launcher`: a command serve runs under
+        /// (`ip netns exec NAME` runs it inside a network namespace). `multicast`: the
+        /// `integration_manager_multicast` group; `extraFlows`: flows after the usual ones.
         init(transport: TestTransport, workers: Int, deployment: String, extraConfiguration: String = "",
-             host: String = "127.0.0.1") throws {
+             host: String = "127.0.0.1", launcher: [String] = [], multicast: String? = nil, extraFlows: String = "") throws {
             directory = FileManager.default.temporaryDirectory.appendingPathComponent("zmanager-serve-\(UUID().uuidString)")
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
             let tag = UUID().uuidString.prefix(8)
@@ -61,6 +63,8 @@ struct ServeCommandTests {
                 Subject?Slow?Spin
                 Subject?Slow?Tag
                 ??done
+
+                \(extraFlows)
                 """.write(to: directory.appendingPathComponent("flows.ini"), atomically: true, encoding: .utf8)
             try "[actionmapping]\n??Echo = zmanager.builtin.echo\n??Tag = zmanager.builtin.tag\n??Spin = zmanager.builtin.spin_200us\n"
                 .write(to: directory.appendingPathComponent("mapping.ini"), atomically: true, encoding: .utf8)
@@ -70,6 +74,7 @@ struct ServeCommandTests {
                   workers: \(endpoint("workers"))
                   integration_manager_pull: \(endpoint("im-pull"))
                   integration_manager_pub: \(endpoint("im-pub"))
+                \(multicast.map { "  integration_manager_multicast: '\($0)'" } ?? "")
                 flows: flows.ini
                 mappings: [mapping.ini]
                 workers:
@@ -79,8 +84,14 @@ struct ServeCommandTests {
                 \(extraConfiguration)
                 """.write(to: directory.appendingPathComponent("zmanager.yaml"), atomically: true, encoding: .utf8)
 
-            process.executableURL = try ServeCommandTests.executable
-            process.arguments = ["serve", "--config", directory.appendingPathComponent("zmanager.yaml").path]
+            let serve = ["serve", "--config", directory.appendingPathComponent("zmanager.yaml").path]
+            if let tool = launcher.first {
+                process.executableURL = URL(fileURLWithPath: tool)
+                process.arguments = launcher.dropFirst() + [try ServeCommandTests.executable.path] + serve
+            } else {
+                process.executableURL = try ServeCommandTests.executable
+                process.arguments = serve
+            }
             let pipe = Pipe()
             process.standardOutput = pipe
             process.standardError = pipe

@@ -1,5 +1,7 @@
+import Foundation
 import Testing
 import ZManager
+import ZeroMQ
 
 /// `zmanager serve`'s configuration file: the dispatch keys, and errors that name file, line,
 /// key and what was expected.
@@ -35,6 +37,55 @@ struct ServeConfigurationTests {
         #expect(ListenAddress("1.2.3:80") == nil && ListenAddress("1.2.3.256:80") == nil && ListenAddress("1.2.3.4") == nil)
     }
 
+    @Test func aMulticastGroupAndItsOptionsAreRead() throws {
+        try withTemporaryDirectory(files: ["flows.ini": Self.flows]) { directory in
+            let config = try ServeConfiguration.parse("""
+                flows: flows.ini
+                endpoints:
+                  integration_manager_multicast: 'epgm://192.168.1.10;239.192.1.1:5555'
+                multicast: {rate_kbps: 500000, recovery_interval: 2s, hops: 4}
+                """, file: directory + "/zmanager.yaml")
+            #expect(config.endpoints.integrationManagerMulticast == "epgm://192.168.1.10;239.192.1.1:5555")
+            #expect(config.multicast == MulticastOptions(rateKilobitsPerSecond: 500_000, recoveryInterval: .seconds(2), hops: 4))
+            let none = try ServeConfiguration.parse("flows: flows.ini\n", file: directory + "/zmanager.yaml")
+            #expect(none.endpoints.integrationManagerMulticast == nil)
+            #expect(none.multicast == MulticastOptions(rateKilobitsPerSecond: 100_000, recoveryInterval: .seconds(10), hops: 1))
+        }
+        #expect(MulticastOptions.problem(with: "pgm://eth0;224.0.0.251:7500") == nil)
+        #expect(MulticastOptions.problem(with: "epgm://10.0.0.1;240.0.0.1:7500") != nil)
+    }
+
+    /// CURVE needs a handshake per connection and PGM has none: the group would carry the
+    /// publication in clear text, so the two are refused together, in the file and by the node.
+    @Test func curveTogetherWithAMulticastGroupIsRefused() throws {
+        let keys = try CurveKeyPair.generate()
+        try withTemporaryDirectory(files: ["flows.ini": Self.flows]) { directory in
+            _ = try CurveCertificate.write(keyPair: keys, name: "server", directory: directory)
+            try FileManager.default.createDirectory(atPath: directory + "/clients", withIntermediateDirectories: true)
+            _ = try CurveCertificate.write(keyPair: try CurveKeyPair.generate(), name: "client", directory: directory + "/clients")
+            let error = #expect(throws: ConfigurationError.self) {
+                try ServeConfiguration.parse("""
+                    flows: flows.ini
+                    endpoints:
+                      integration_manager_multicast: 'epgm://10.0.0.1;239.192.1.1:5555'
+                    security:
+                      curve: {secret_key: server.key_secret, clients: clients}
+                    """, file: directory + "/zmanager.yaml")
+            }
+            let description = error.map { "\($0)" } ?? ""
+            #expect(description.contains("zmanager.yaml:5: security.curve: CURVE security cannot protect a multicast group"),
+                    "got: \(description)")
+        }
+        #expect(throws: MulticastRefused.self) {
+            _ = try ZManagerNode(endpoints: Endpoints(subjectFront: "inproc://m-s", subjectWorkers: "inproc://m-w",
+                                                      integrationManagerPull: "inproc://m-p", integrationManagerPub: "inproc://m-b",
+                                                      integrationManagerMulticast: "epgm://10.0.0.1;239.192.1.1:5555"),
+                                 flows: try FlowTable(parsing: Self.flows), mapping: ActionMapping(), handlers: .withBuiltins,
+                                 options: .init(security: NodeSecurity(curve: CurveSecurity(server: keys, serverKey: keys.publicKey,
+                                                                                            client: keys), allowed: [:])))
+        }
+    }
+
     @Test func flowsHaveADeadlineOnlyWhenOneIsSet() throws {
         try withTemporaryDirectory(files: ["flows.ini": Self.flows]) { directory in
             let none = try ServeConfiguration.parse("flows: flows.ini\n", file: directory + "/zmanager.yaml")
@@ -66,6 +117,18 @@ struct ServeConfigurationTests {
         ("log_level: loud\n", "zmanager.yaml:2: log_level: expected one of trace, debug, info, notice, warning, error, critical, found \"loud\""),
         ("limits:\n  flow_timeout: 0s\n", "zmanager.yaml:3: limits.flow_timeout: expected a positive duration such as 30s, found 0"),
         ("limits:\n  flow_timeout: soon\n", "zmanager.yaml:3: limits.flow_timeout: expected a duration such as 250ms"),
+        ("endpoints:\n  integration_manager_multicast: tcp://127.0.0.1:5555\n",
+         "zmanager.yaml:3: endpoints.integration_manager_multicast: expected epgm://INTERFACE;GROUP:PORT"),
+        ("endpoints:\n  integration_manager_multicast: 'epgm://239.192.1.1:5555'\n",
+         "\"epgm://239.192.1.1:5555\": the sending interface is missing before ';'"),
+        ("endpoints:\n  integration_manager_multicast: 'epgm://10.0.0.1;10.0.0.2:5555'\n",
+         ": 10.0.0.2 is not an IPv4 multicast address (224.0.0.0-239.255.255.255)"),
+        ("endpoints:\n  integration_manager_multicast: 'epgm://10.0.0.1;239.192.1.1'\n", ": the port is missing or not 1-65535"),
+        ("endpoints:\n  integration_manager_multicast: 'norm://10.0.0.1;239.192.1.1:5555'\n", ": NORM is not supported"),
+        ("multicast:\n  rate_kbps: 0\n", "zmanager.yaml:3: multicast.rate_kbps: expected an integer from 1 to 100000000, found \"0\""),
+        ("multicast:\n  hops: 256\n", "zmanager.yaml:3: multicast.hops: expected an integer from 1 to 255"),
+        ("multicast:\n  recovery_interval: 0s\n", "zmanager.yaml:3: multicast.recovery_interval: expected a duration of at least 1ms"),
+        ("multicast:\n  group: 239.1.1.1\n", "zmanager.yaml:3: multicast.group: unknown key"),
     ])
     func badDispatchKeysNameFileLineAndExpectation(text: String, message: String) throws {
         try withTemporaryDirectory(files: ["flows.ini": Self.flows]) { directory in
