@@ -106,4 +106,42 @@ struct MulticastTests {
         let summary = try #require(server.waitForLine(starting: "drained="), "\(server.output.text.withLock { $0 })")
         #expect(summary.contains("drained=true") && summary.contains("in_flight=0"), "\(summary)")
     }
+
+    /// Past `multicast.rate_kbps` the group's queue fills to the high-water mark, and then the
+    /// IM refuses what the group cannot take, counts it and ends its flow, as for any full
+    /// subscriber: nothing is lost unseen and nothing stays in flight.
+    @Test func pastItsRateTheGroupRefusesAndCountsAndNothingWedges() throws {
+        let namespace = try NetworkNamespace()
+        defer { namespace.remove() }
+        let group = "239.192.\(getpid() % 200 + 20).2:\(5_900 + Int(getpid() % 300))"
+        let server = try ServeCommandTests.Server(
+            transport: .tcp, workers: 1, deployment: "threads",
+            extraConfiguration: "limits: {high_water_mark: 100}\nmulticast: {rate_kbps: 100}\n",
+            host: namespace.namespaceAddress, launcher: [NetworkNamespace.ip, "netns", "exec", namespace.name],
+            multicast: "epgm://\(namespace.namespaceAddress);\(group)")
+        let context = try Context()
+        defer { context.terminate() }
+        // Over tcp: this subscriber has room; the group (about 100 small messages a second) has not.
+        let client = try ZManagerClient(context: context, subject: server.endpoints.subjectFront,
+                                        integrationManager: server.endpoints.integrationManagerPub)
+        defer { client.close() }
+        try client.subscribeResults(flow: "Echo")
+        try client.subscribeResults(flow: "Tagged")
+        try ServeCommandTests.warmUp(client, until: ["w0"])
+
+        let count = 3_000
+        for i in 0..<count { try client.push(flow: "Echo", id: "r\(i)", body: Array("r".utf8)) }
+        var results = 0
+        while results < count, let delivery = try client.receive(timeout: .seconds(2)) {
+            if delivery.isResult, delivery.id.hasPrefix("r") { results += 1 }
+        }
+        #expect(server.terminate())
+        let summary = try #require(server.waitForLine(starting: "drained="), "\(server.output.text.withLock { $0 })")
+        let fields = ServeCommandTests.numbers(in: summary)
+        let dropped = fields["publish_dropped"] ?? 0
+        print("MulticastTests: at 100 kbit/s and HWM 100, \(results) of \(count) results published, \(dropped) refused")
+        #expect(dropped > 0, "the group's queue filled: \(summary)")
+        #expect(results + dropped == count, "each result published or refused and counted: \(results) + \(dropped)")
+        #expect(summary.contains("drained=true") && summary.contains("in_flight=0"), "every flow ended: \(summary)")
+    }
 }
