@@ -71,6 +71,12 @@ extension MetricsExporter {
         counter("zmanager_messages_received_total", labels: [("role", "worker")], help: received) {
             s.workerReceived.load(ordering: .relaxed)
         }
+        counter("zmanager_messages_received_total", labels: [("role", "integration_manager")], help: received) {
+            s.integrationManagerReceived.load(ordering: .relaxed)
+        }
+        let sent = "Messages a role sent whole (control messages of reliable dispatch included)."
+        counter("zmanager_messages_sent_total", labels: [("role", "subject")], help: sent) { s.subjectSent.value }
+        counter("zmanager_messages_sent_total", labels: [("role", "worker")], help: sent) { s.workerSent.value }
         counter("zmanager_messages_published_total", labels: [("role", "integration_manager")],
                 help: "Messages the Integration Manager published.") { s.published.load(ordering: .relaxed) }
         counter("zmanager_flows_started_total", help: "Flows the Subject started.") { s.flowsStarted.load(ordering: .relaxed) }

@@ -215,8 +215,8 @@ final class Slab: Sendable {
             if exchanged {
                 let wasOwned = owned[index - 1].exchange(1, ordering: .relaxed)
                 precondition(wasOwned == 0, "BufferPool: buffer \(index - 1) handed out twice")
-                hits.add(1, ordering: .relaxed)
-                inUse.add(1, ordering: .relaxed)
+                hits.wrappingAdd(1, ordering: .relaxed)
+                inUse.wrappingAdd(1, ordering: .relaxed)
                 return base! + (index - 1) * bufferSize
             }
             current = original
@@ -225,8 +225,8 @@ final class Slab: Sendable {
 
     /// Returns a buffer: pushes a pooled one onto the free list, frees a fallback one.
     func release(_ buffer: UnsafeMutableRawPointer) {
-        releases.add(1, ordering: .relaxed)
-        inUse.subtract(1, ordering: .relaxed)
+        releases.wrappingAdd(1, ordering: .relaxed)
+        inUse.wrappingSubtract(1, ordering: .relaxed)
         guard let base else {
             free(buffer)
             return
@@ -249,8 +249,8 @@ final class Slab: Sendable {
 
     /// The fallback path: a plain allocation, counted on the fallback slab.
     func allocateFallback(count: Int) -> UnsafeMutableRawPointer {
-        fallbacks.add(1, ordering: .relaxed)
-        inUse.add(1, ordering: .relaxed)
+        fallbacks.wrappingAdd(1, ordering: .relaxed)
+        inUse.wrappingAdd(1, ordering: .relaxed)
         guard let memory = malloc(max(count, 1)) else { fatalError("BufferPool: malloc(\(count)) failed") }
         return memory
     }

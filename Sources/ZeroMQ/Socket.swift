@@ -1,5 +1,6 @@
 // Public: the inlinable hot-path accessors below call libzmq directly from client modules.
 public import CZeroMQ
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -61,6 +62,12 @@ public final class Socket {
     // thread-local access set) cost more than the call it guards. Only `close()` writes it,
     // on the socket's own thread, like every other use (a socket is single-threaded).
     @usableFromInline @exclusivity(unchecked) var handle: UnsafeMutableRawPointer?
+    // Unchecked for the same reason: read on every send. Written once, by
+    // `countSentMessages(in:)`, on the socket's own thread before it sends. A raw pointer to
+    // the counter's atomic: reading a class reference would retain and release it on every
+    // send; `sentMessagesOwner` keeps the counter alive as long as the socket.
+    @exclusivity(unchecked) private var sentMessages: UnsafeMutablePointer<Atomic<Int>>?
+    private var sentMessagesOwner: MessageCounter?
 
     public init(_ context: Context, _ type: SocketType) throws(ZMQError) {
         guard let handle = zmq_socket(context.handle, type.raw) else {
@@ -178,7 +185,11 @@ public final class Socket {
         let h = try open("zmq_msg_send")
         let flags = (more ? ZMQ_SNDMORE : 0) | (dontWait ? ZMQ_DONTWAIT : 0)
         while true {
-            if zmq_msg_send(message.msg, h, flags) >= 0 { return .sent }
+            if zmq_msg_send(message.msg, h, flags) >= 0 {
+                // wrappingAdd is one `lock xadd`; add checks for overflow in a compare-and-swap loop.
+                if !more, let sentMessages { sentMessages.pointee.wrappingAdd(1, ordering: .relaxed) }
+                return .sent
+            }
             let code = zmq_errno()
             if code == EINTR { continue }
             if code == EAGAIN { return .wouldBlock }
@@ -199,6 +210,14 @@ public final class Socket {
             if code == EAGAIN { return .wouldBlock }
             throw ZMQError(code: .init(rawValue: code), operation: "zmq_msg_recv")
         }
+    }
+
+    /// From now on, every message this socket sends whole (its last frame) adds one to
+    /// `counter`; ``send(_:more:dontWait:)`` and everything built on it count. Call it on the
+    /// socket's thread, before the socket sends.
+    public func countSentMessages(in counter: MessageCounter) {
+        sentMessagesOwner = counter
+        sentMessages = counter.slot
     }
 
     /// Sends a copy of `bytes` as one frame (convenience; allocates).

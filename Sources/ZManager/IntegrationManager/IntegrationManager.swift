@@ -103,6 +103,7 @@ public final class IntegrationManager {
                     try readSubscriptions(&scratch)
                     continue
                 }
+                statistics.integrationManagerReceived.wrappingAdd(1, ordering: .relaxed)
                 // One look at the first frame gives its size and what it ends (each libzmq
                 // accessor is a call).
                 var (firstSize, outcome) = frame.withUnsafeBytes { ($0.count, Self.outcome(of: $0)) }
@@ -131,9 +132,9 @@ public final class IntegrationManager {
                 }
                 switch outcome {
                 case .result?:
-                    if endsOpenFlow { statistics.results.add(1, ordering: .releasing) } else { statistics.endsOutsideFlows.add(1, ordering: .relaxed) }
+                    if endsOpenFlow { statistics.results.wrappingAdd(1, ordering: .releasing) } else { statistics.endsOutsideFlows.wrappingAdd(1, ordering: .relaxed) }
                 case .error(let kind)?:
-                    if endsOpenFlow { statistics.errors.add(1, ordering: .releasing) } else { statistics.endsOutsideFlows.add(1, ordering: .relaxed) }
+                    if endsOpenFlow { statistics.errors.wrappingAdd(1, ordering: .releasing) } else { statistics.endsOutsideFlows.wrappingAdd(1, ordering: .relaxed) }
                     if let kind { statistics.errorsByKind.add(kind) }
                 case .refusal?: statistics.errorsByKind.add(.draining)
                 case .step?:
@@ -160,7 +161,7 @@ public final class IntegrationManager {
                         _ = try pub.send(&frame, more: more)
                     }
                 }
-                statistics.published.add(1, ordering: .relaxed)
+                statistics.published.wrappingAdd(1, ordering: .relaxed)
             }
         } catch {
             RoleLog.ended("Integration Manager", by: error, logger: logger)
@@ -181,7 +182,7 @@ public final class IntegrationManager {
         }
         guard end == .late else { return end }
         try dropRest(more: more, &scratch)
-        statistics.lateMessagesDropped.add(1, ordering: .relaxed)
+        statistics.lateMessagesDropped.wrappingAdd(1, ordering: .relaxed)
         return end
     }
 
@@ -193,14 +194,14 @@ public final class IntegrationManager {
         guard now >= nextDeadlineCheck else { return }
         nextDeadlineCheck = now + Self.deadlineCheckInterval
         for flow in flowDeadlines.expire(now: now) {
-            statistics.errors.add(1, ordering: .releasing)
+            statistics.errors.wrappingAdd(1, ordering: .releasing)
             statistics.errorsByKind.add(.flowTimeout)
             if Outbound.sendError(.flowTimeout, role: "Integration Manager", flow: flow.flow, id: flow.id,
                                   text: "the flow did not end within \(flowDeadlines.timeout) of its start", form: flow.form,
                                   to: pub, encodeBody: formAwareErrorBody, dontWait: true) {
-                statistics.published.add(1, ordering: .relaxed)
+                statistics.published.wrappingAdd(1, ordering: .relaxed)
             } else {
-                statistics.errorsNotSent.add(1, ordering: .relaxed)
+                statistics.errorsNotSent.wrappingAdd(1, ordering: .relaxed)
             }
         }
     }
@@ -246,14 +247,14 @@ public final class IntegrationManager {
             // A step pushed straight to the IM outside any flow (a broadcast nobody hears) ends
             // none; only the deadlines' table can tell.
             let open = flowDeadlines.map { $0.ended(id: id) == .open } ?? true
-            if open { statistics.errors.add(1, ordering: .releasing) } else { statistics.endsOutsideFlows.add(1, ordering: .relaxed) }
+            if open { statistics.errors.wrappingAdd(1, ordering: .releasing) } else { statistics.endsOutsideFlows.wrappingAdd(1, ordering: .relaxed) }
         }
         statistics.errorsByKind.add(kind)
         let text: String
         if kind == .noSubscriber {
             text = "nobody subscribes to \(topic): the step would reach no service"
         } else {
-            let dropped = statistics.publishDropped.add(1, ordering: .relaxed).newValue
+            let dropped = statistics.publishDropped.wrappingAdd(1, ordering: .relaxed).newValue
             text = "a subscriber to \(topic) is at its high-water mark (\(limits.highWaterMark) messages): the message was dropped"
             // Powers of two: the first drop and then ever fewer lines under sustained overload.
             if dropped & (dropped - 1) == 0 {
@@ -263,9 +264,9 @@ public final class IntegrationManager {
         }
         if Outbound.sendError(kind, role: "Integration Manager", flow: flow, id: id, text: text,
                               form: split ? .split : .single, to: pub, encodeBody: formAwareErrorBody, dontWait: true) {
-            statistics.published.add(1, ordering: .relaxed)
+            statistics.published.wrappingAdd(1, ordering: .relaxed)
         } else {
-            statistics.errorsNotSent.add(1, ordering: .relaxed)
+            statistics.errorsNotSent.wrappingAdd(1, ordering: .relaxed)
         }
     }
 
@@ -282,7 +283,7 @@ public final class IntegrationManager {
         let end = flowDeadlines?.ended(id: id) ?? .open
         if end == .late {
             // Its flow ended by its deadline already: a second end would reach the service.
-            statistics.lateMessagesDropped.add(1, ordering: .relaxed)
+            statistics.lateMessagesDropped.wrappingAdd(1, ordering: .relaxed)
             return
         }
         // Without waiting, as every send of the IM's own: with NODROP a full subscriber of the
@@ -290,11 +291,11 @@ public final class IntegrationManager {
         if Outbound.sendError(.oversized, role: "Integration Manager", flow: flow, id: id,
                               text: "message of \(size) bytes exceeds the limit of \(limits.maxMessageSize)", form: form,
                               to: pub, encodeBody: formAwareErrorBody, dontWait: true) {
-            statistics.published.add(1, ordering: .relaxed)
+            statistics.published.wrappingAdd(1, ordering: .relaxed)
         } else {
-            statistics.errorsNotSent.add(1, ordering: .relaxed)
+            statistics.errorsNotSent.wrappingAdd(1, ordering: .relaxed)
         }
-        if end == .open { statistics.errors.add(1, ordering: .releasing) } else { statistics.endsOutsideFlows.add(1, ordering: .relaxed) }
+        if end == .open { statistics.errors.wrappingAdd(1, ordering: .releasing) } else { statistics.endsOutsideFlows.wrappingAdd(1, ordering: .relaxed) }
         statistics.errorsByKind.add(.oversized)
     }
 

@@ -112,7 +112,7 @@ public final class Service {
                 case .timedOut:
                     continue
                 case .malformed:
-                    statistics.malformedDeliveries.add(1, ordering: .relaxed)
+                    statistics.malformedDeliveries.wrappingAdd(1, ordering: .relaxed)
                 case .message:
                     try deliver(&inbound, &state)
                 }
@@ -130,7 +130,7 @@ public final class Service {
               router.arrival(at: position) == .execute,
               let handler = handlers[router.index(position)]
         else {
-            statistics.ignoredDeliveries.add(1, ordering: .relaxed)
+            statistics.ignoredDeliveries.wrappingAdd(1, ordering: .relaxed)
             return
         }
         state.begin()
@@ -161,7 +161,7 @@ public final class Service {
 
     /// Counts an error message that could not be sent (`sent` false).
     private func error(_ sent: Bool) {
-        if !sent { statistics.errorsNotSent.add(1, ordering: .relaxed) }
+        if !sent { statistics.errorsNotSent.wrappingAdd(1, ordering: .relaxed) }
     }
 }
 

@@ -169,7 +169,7 @@ final class ReliableDispatch {
         slots[slot].deadline = .now + waitLimit
         waiting[(waitingHead + waitingCount) % capacity] = Int32(slot)
         waitingCount += 1
-        statistics.waitingForWorkers.add(1, ordering: .relaxed)
+        statistics.waitingForWorkers.wrappingAdd(1, ordering: .relaxed)
     }
 
     /// Deals waiting steps, oldest first, while workers have credit.
@@ -184,7 +184,7 @@ final class ReliableDispatch {
     private func popWaiting() {
         waitingHead = (waitingHead + 1) % capacity
         waitingCount -= 1
-        statistics.waitingForWorkers.subtract(1, ordering: .relaxed)
+        statistics.waitingForWorkers.wrappingSubtract(1, ordering: .relaxed)
     }
 
     /// Sends a share of the slot's frames to the next live worker with credit (round-robin).
@@ -275,7 +275,7 @@ final class ReliableDispatch {
             try lost(peer: known)
         }
         let peer = Peer(identity: Array(identity), credit: max(1, credit), alive: true)
-        statistics.workersConnected.add(1, ordering: .relaxed)
+        statistics.workersConnected.wrappingAdd(1, ordering: .relaxed)
         logger.info("worker registered", metadata: ["worker": .string(Self.describe(peer.identity)), "credit": "\(peer.credit)"])
         if let reuse = peers.firstIndex(where: { !$0.alive }) {
             peers[reuse] = peer
@@ -326,8 +326,8 @@ final class ReliableDispatch {
     private func lost(peer p: Int) throws(ZMQError) {
         peers[p].alive = false
         peers[p].credit = 0
-        statistics.workersLost.add(1, ordering: .relaxed)
-        statistics.workersConnected.subtract(1, ordering: .relaxed)
+        statistics.workersLost.wrappingAdd(1, ordering: .relaxed)
+        statistics.workersConnected.wrappingSubtract(1, ordering: .relaxed)
         var dealtAgain = 0, failed = 0
         for slot in slots.indices where slots[slot].inUse && slots[slot].peer == Int32(p) {
             slots[slot].attempts += 1
@@ -337,7 +337,7 @@ final class ReliableDispatch {
                 release(slot)
                 failed += 1
             } else {
-                statistics.redelivered.add(1, ordering: .relaxed)
+                statistics.redelivered.wrappingAdd(1, ordering: .relaxed)
                 enqueue(slot)
                 dealtAgain += 1
             }

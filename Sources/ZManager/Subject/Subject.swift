@@ -111,6 +111,8 @@ public final class Subject {
         toIntegrationManager = try Socket(context, .push)
         try toIntegrationManager.setSendHighWaterMark(limits.highWaterMark)
         try toIntegrationManager.connect(integrationManager)
+        toWorkers.countSentMessages(in: statistics.subjectSent)
+        toIntegrationManager.countSentMessages(in: statistics.subjectSent)
         self.frontEndpoint = try front.lastEndpoint
         self.workerEndpoint = try toWorkers.lastEndpoint
         self.router = FlowRouter(routing: routing, role: .subject) { _ in false }
@@ -249,7 +251,7 @@ public final class Subject {
         }
         if size == WorkerChannel.receiptSize {
             let current = reliable.receipt(seq, final: flags.contains(.final))
-            if !current { statistics.staleOutputsDropped.add(lead.more ? 1 : 0, ordering: .relaxed) }
+            if !current { statistics.staleOutputsDropped.wrappingAdd(lead.more ? 1 : 0, ordering: .relaxed) }
             // Only a connection the Subject does not know is asked to say ready: a known worker
             // with a stale receipt (a step dealt again meanwhile) is not, since its ready would
             // deal again everything it holds now, and their receipts would be stale in turn.
@@ -315,11 +317,11 @@ public final class Subject {
         case .timedOut:
             break
         case .malformed(let kind, let reason):
-            statistics.subjectReceived.add(1, ordering: .relaxed)
-            statistics.flowsStarted.add(1, ordering: .relaxed)
+            statistics.subjectReceived.wrappingAdd(1, ordering: .relaxed)
+            statistics.flowsStarted.wrappingAdd(1, ordering: .relaxed)
             fail(kind, flow: "", id: "", reason, form: inbound.form)
         case .message:
-            statistics.subjectReceived.add(1, ordering: .relaxed)
+            statistics.subjectReceived.wrappingAdd(1, ordering: .relaxed)
             if let verb = inbound.verb {
                 try control(verb, &inbound, router)
             } else {
@@ -338,7 +340,7 @@ public final class Subject {
                 return fail(.draining, flow: inbound.flowString, id: inbound.idString,
                             "the node is stopping and starts no new flows", form: inbound.form)
             }
-            statistics.flowsStarted.add(1, ordering: .relaxed)
+            statistics.flowsStarted.wrappingAdd(1, ordering: .relaxed)
             if let flowDeadlines {
                 flowDeadlines.started(id: inbound.id, flow: inbound.fields.bytes(.config, in: inbound.headBytes),
                                       form: inbound.form, now: .now)
@@ -378,7 +380,7 @@ public final class Subject {
                 return fail(.asyncUnknown, flow: inbound.flowString, id: id,
                             "the flow parked with this id waits at another ASYNC step", form: inbound.form)
             }
-            statistics.parked.subtract(1, ordering: .relaxed)
+            statistics.parked.wrappingSubtract(1, ordering: .relaxed)
             try dispatchUnchanged(&inbound)
         case .published:
             try forward(&inbound, to: toIntegrationManager)
@@ -400,7 +402,7 @@ public final class Subject {
         guard let entry = parked.resume(id: id) else {
             return holdEarly(&inbound, id: id, kind: .completedCommand)
         }
-        statistics.parked.subtract(1, ordering: .relaxed)
+        statistics.parked.wrappingSubtract(1, ordering: .relaxed)
         try dispatch(&inbound, as: router.prefix(entry.position))
     }
 
@@ -460,7 +462,7 @@ public final class Subject {
             // The park's own body is dropped: the answer's is the ASYNC step's input. No PARKED
             // request goes out, since the party has answered already.
             guard inbound.reload(form: answer.form) else { return }
-            statistics.earlyAnswersUsed.add(1, ordering: .relaxed)
+            statistics.earlyAnswersUsed.wrappingAdd(1, ordering: .relaxed)
             switch answer.kind {
             case .stepHeader: return try dispatchUnchanged(&inbound)
             case .completedCommand: return try dispatch(&inbound, as: router.prefix(position))
@@ -473,7 +475,7 @@ public final class Subject {
         case .duplicate:
             return fail(.asyncCapacity, flow: flow.name, id: id, "a flow with this id is parked already", form: inbound.form)
         case .parked:
-            statistics.parked.add(1, ordering: .relaxed)
+            statistics.parked.wrappingAdd(1, ordering: .relaxed)
         }
         let step = flow.steps[position.step]
         let prefix = HeaderPrefix(fields: [Topics.asyncConfig, Topics.parkedDecorator, "", flow.name, step.action])
@@ -499,7 +501,7 @@ public final class Subject {
         early.remap(move)
         let ended = parked.remap(move)
         for (id, entry) in ended {
-            statistics.parked.subtract(1, ordering: .relaxed)
+            statistics.parked.wrappingSubtract(1, ordering: .relaxed)
             let flow = old.flows.flows[entry.position.flow]
             fail(.unknownStep, flow: flow.name, id: id,
                  "the flows were reloaded without ASYNC step \(flow.steps[entry.position.step].text) of flow \"\(flow.name)\"",
@@ -511,7 +513,7 @@ public final class Subject {
 
     private func expireParked(now: ContinuousClock.Instant) {
         for (id, entry) in parked.expire(now: now) {
-            statistics.parked.subtract(1, ordering: .relaxed)
+            statistics.parked.wrappingSubtract(1, ordering: .relaxed)
             let flow = router.routing.flows.flows[entry.position.flow]
             fail(.asyncTimeout, flow: flow.name, id: id,
                  "no response to ASYNC step \(flow.steps[entry.position.step].text) within \(parked.timeout)",
@@ -596,7 +598,7 @@ public final class Subject {
     /// Counts a message moved into the backlog (which had room: checked before).
     private func held(_ kept: Bool) {
         assert(kept, "the backlog had room")
-        statistics.waitingForWorkers.add(1, ordering: .relaxed)
+        statistics.waitingForWorkers.wrappingAdd(1, ordering: .relaxed)
     }
 
     /// Fails a message no worker can take while the backlog is full. (The loop stops reading
@@ -608,12 +610,12 @@ public final class Subject {
 
     private func flushBacklog() throws(ZMQError) {
         let sent = try backlog.flush(to: toWorkers)
-        if sent > 0 { statistics.waitingForWorkers.subtract(sent, ordering: .relaxed) }
+        if sent > 0 { statistics.waitingForWorkers.wrappingSubtract(sent, ordering: .relaxed) }
     }
 
     private func expireBacklog(now: ContinuousClock.Instant) {
         backlog.expire(now: now) { header, frameCount in
-            statistics.waitingForWorkers.subtract(1, ordering: .relaxed)
+            statistics.waitingForWorkers.wrappingSubtract(1, ordering: .relaxed)
             failHeld(.noWorkers, header: header, frameCount: frameCount, "no worker took the step within \(limits.dispatchTimeout)")
         }
     }
@@ -646,7 +648,7 @@ public final class Subject {
     private func fail(_ kind: ErrorKind, flow: String, id: String, _ text: String, form: WireForm) {
         if !Outbound.sendError(kind, role: "Subject", flow: flow, id: id, text: text, form: form,
                                to: toIntegrationManager, encodeBody: errorBody) {
-            statistics.errorsNotSent.add(1, ordering: .relaxed)
+            statistics.errorsNotSent.wrappingAdd(1, ordering: .relaxed)
         }
     }
 }

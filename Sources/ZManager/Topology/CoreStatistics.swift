@@ -1,4 +1,5 @@
 public import Synchronization
+public import ZeroMQ
 
 /// Counters the roles update on their hot paths (relaxed atomics, no locks) and anyone may
 /// read: tests, `zmanager serve`'s drain, the harness.
@@ -7,12 +8,20 @@ public import Synchronization
 /// Manager) and the groups are kept 128 bytes apart: on one cache line, three threads
 /// incrementing their own counters would bounce the line between cores on every message
 /// (false sharing), which measured as a large part of the core's per-message CPU.
+///
+/// The roles add with `wrappingAdd`: `add` traps on overflow, which compiles to a
+/// compare-and-swap loop with an overflow check, where `wrappingAdd` is one `lock xadd` (a
+/// 64-bit count does not wrap in practice). Messages sent are counted by the sockets
+/// (``MessageCounter``).
 public final class CoreStatistics: Sendable {
     private let leadingPadding: CacheLinePadding = .init()
 
     // Written by the Subject.
     /// Messages the Subject took in.
     public let subjectReceived = Atomic<Int>(0)
+    /// Messages the Subject sent whole, to the workers and to the Integration Manager
+    /// (reliable dispatch's probes and receipts included); its sockets count them.
+    public let subjectSent = MessageCounter()
     /// Flows the Subject started (`Push` accepted).
     public let flowsStarted = Atomic<Int>(0)
     /// Flows parked at an ASYNC step right now.
@@ -40,6 +49,9 @@ public final class CoreStatistics: Sendable {
     // Written by the workers.
     /// Messages the workers took in.
     public let workerReceived = Atomic<Int>(0)
+    /// Messages the workers sent whole (results, steps, errors; with reliable dispatch also
+    /// ready, receipts and heartbeat answers); their sockets count them.
+    public let workerSent = MessageCounter()
     /// Handler executions.
     public let handlerCalls = Atomic<Int>(0)
 
@@ -48,6 +60,8 @@ public final class CoreStatistics: Sendable {
     // Written by the Integration Manager.
     /// Messages the Integration Manager published.
     public let published = Atomic<Int>(0)
+    /// Messages the Integration Manager took in (each counted once, whatever its frames).
+    public let integrationManagerReceived = Atomic<Int>(0)
     /// Flow results (`??done`) the Integration Manager published.
     public let results = Atomic<Int>(0)
     /// Error messages the Integration Manager published that end a flow (every kind but
@@ -118,7 +132,7 @@ public final class ErrorCounts: @unchecked Sendable {
 
     func add(_ kind: ErrorKind) {
         guard let index = Self.kinds.firstIndex(of: kind) else { return }
-        counts[index].add(1, ordering: .relaxed)
+        counts[index].wrappingAdd(1, ordering: .relaxed)
     }
 
     /// The count of `kind`.

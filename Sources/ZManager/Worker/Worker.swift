@@ -133,6 +133,7 @@ public final class Worker {
             toIntegrationManager = input
             toSubject = input
         }
+        for socket in [input, toIntegrationManager, toSubject] { socket.countSentMessages(in: statistics.workerSent) }
         self.sendsReceipts = reliable != nil
         self.name = name
         self.limits = limits
@@ -188,10 +189,10 @@ public final class Worker {
                 case .timedOut:
                     continue
                 case .malformed(let kind, let reason):
-                    statistics.workerReceived.add(1, ordering: .relaxed)
+                    statistics.workerReceived.wrappingAdd(1, ordering: .relaxed)
                     fail(kind, flow: "", id: "", reason, form: inbound.form)
                 case .message:
-                    statistics.workerReceived.add(1, ordering: .relaxed)
+                    statistics.workerReceived.wrappingAdd(1, ordering: .relaxed)
                     adoptIfReloaded(&steps)
                     try execute(&inbound, &state, steps)
                 }
@@ -235,10 +236,10 @@ public final class Worker {
                 case .timedOut:
                     break
                 case .malformed(let kind, let reason):
-                    statistics.workerReceived.add(1, ordering: .relaxed)
+                    statistics.workerReceived.wrappingAdd(1, ordering: .relaxed)
                     fail(kind, flow: "", id: "", reason, form: inbound.form)
                 case .message:
-                    statistics.workerReceived.add(1, ordering: .relaxed)
+                    statistics.workerReceived.wrappingAdd(1, ordering: .relaxed)
                     adoptIfReloaded(&steps)
                     try execute(&inbound, &state, steps)
                 }
@@ -319,7 +320,7 @@ public final class Worker {
         while true {
             guard let handler = steps.handlers[router.index(position)] else { return unmapped(position, router, &inbound) }
             let failure = state.run(handler, on: &inbound)
-            statistics.handlerCalls.add(1, ordering: .relaxed)
+            statistics.handlerCalls.wrappingAdd(1, ordering: .relaxed)
             if let failure {
                 return fail(ErrorKind(handlerFailure: failure), flow: router.flowName(position), id: inbound.idString,
                             "\(router.stepText(position)): \(failure)", form: inbound.form)
@@ -366,7 +367,7 @@ public final class Worker {
         receipt(.final)
         if !Outbound.sendError(kind, role: "Worker \(name)", flow: flow, id: id, text: text, form: form,
                                to: toIntegrationManager, encodeBody: errorBody) {
-            statistics.errorsNotSent.add(1, ordering: .relaxed)
+            statistics.errorsNotSent.wrappingAdd(1, ordering: .relaxed)
         }
     }
 }

@@ -124,6 +124,12 @@ struct MetricsTests {
         #expect(Self.sample(metrics, "zmanager_worker_threads_running") == 2)
         #expect(Self.sample(metrics, "zmanager_flows_in_flight") == 0)
         #expect((Self.sample(metrics, #"zmanager_messages_received_total{role="subject"}"#) ?? 0) >= Double(count + 1))
+        // Each Echo request: one step out of the Subject, one result out of a worker, both
+        // taken in by the next role; the unknown flow's error goes from the Subject to the IM.
+        #expect((Self.sample(metrics, #"zmanager_messages_sent_total{role="subject"}"#) ?? 0) >= Double(count + 1))
+        #expect((Self.sample(metrics, #"zmanager_messages_sent_total{role="worker"}"#) ?? 0) >= Double(count))
+        #expect((Self.sample(metrics, #"zmanager_messages_received_total{role="worker"}"#) ?? 0) >= Double(count))
+        #expect((Self.sample(metrics, #"zmanager_messages_received_total{role="integration_manager"}"#) ?? 0) >= Double(count + 1))
         #expect(metrics.contains("# TYPE zmanager_flow_results_total counter"))
         #expect(try Self.get("/nothing", port: port).0 == 404)
         #expect(server.terminate())
