@@ -21,8 +21,8 @@ public final class MessageDispatcher {
     /// How often to yield the CPU (`sched_yield`) and look again before sleeping on the bell.
     public let yields: Int
     /// The ring of the message under way, or the one to try first for the next.
-    @usableFromInline var current = 0
-    @usableFromInline var midMessage = false
+    @usableFromInline @exclusivity(unchecked) var current = 0
+    @usableFromInline @exclusivity(unchecked) var midMessage = false
 
     public init(rings: [MessageRing], bell: Doorbell, yields: Int = 2) {
         precondition(!rings.isEmpty, "a dispatcher needs a ring")

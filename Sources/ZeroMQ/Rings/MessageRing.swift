@@ -54,12 +54,12 @@ public final class MessageRing: @unchecked Sendable {
 
     // Producer: the next sequence to write, the consumer's sequence as last read, and whether
     // the last frame written had `more` (a message is under way).
-    @usableFromInline var claimed = 0
-    @usableFromInline var knownConsumed = 0
-    @usableFromInline var midMessage = false
+    @usableFromInline @exclusivity(unchecked) var claimed = 0
+    @usableFromInline @exclusivity(unchecked) var knownConsumed = 0
+    @usableFromInline @exclusivity(unchecked) var midMessage = false
     // Consumer: the next sequence to read, and the cursor as last read.
-    @usableFromInline var next = 0
-    @usableFromInline var knownCursor = 0
+    @usableFromInline @exclusivity(unchecked) var next = 0
+    @usableFromInline @exclusivity(unchecked) var knownCursor = 0
 
     /// - Parameters:
     ///   - limit: frames the ring holds before it refuses a new message (a high-water mark);
