@@ -23,6 +23,10 @@ public struct Message: ~Copyable {
     // `withUnsafeBytes` was an unspecialised call per use (measured under callgrind: about
     // 225 instructions per message in the Subject), where inlined it is two C calls.
     @usableFromInline let msg: UnsafeMutablePointer<zmq_msg_t>
+    /// Whether another frame follows, for a frame read from an in-process ring (0 or 1); -1
+    /// for everything else, whose flag libzmq keeps in the `zmq_msg_t` (set by a receive, and
+    /// with no API to set it otherwise).
+    @usableFromInline var ringMore: Int8 = -1
 
     /// An empty message, ready to receive into.
     public init() {
@@ -88,7 +92,7 @@ public struct Message: ~Copyable {
 
     /// Whether another frame of the same multipart message follows (valid after receive).
     @inlinable
-    public var more: Bool { zmq_msg_more(msg) != 0 }
+    public var more: Bool { ringMore < 0 ? zmq_msg_more(msg) != 0 : ringMore != 0 }
 
     /// Reads the body in place, without copying.
     @inlinable
@@ -115,12 +119,14 @@ public struct Message: ~Copyable {
     public mutating func reset() {
         zmq_msg_close(msg)
         zmq_msg_init(msg)
+        ringMore = -1
     }
 
     /// Releases the body and gives the message `size` uninitialised bytes.
     @inlinable
     public mutating func reset(size: Int) {
         zmq_msg_close(msg)
+        ringMore = -1
         if zmq_msg_init_size(msg, size) != 0 {
             fatalError("zmq_msg_init_size(\(size)) failed: out of memory")
         }
@@ -134,6 +140,7 @@ public struct Message: ~Copyable {
         hint: UnsafeMutableRawPointer?
     ) {
         zmq_msg_close(msg)
+        ringMore = -1
         if zmq_msg_init_data(msg, data, count, free, hint) != 0 {
             fatalError("zmq_msg_init_data(\(count)) failed: out of memory")
         }
@@ -143,6 +150,8 @@ public struct Message: ~Copyable {
     @inlinable
     public mutating func move(from other: inout Message) {
         zmq_msg_move(msg, other.msg)
+        ringMore = other.ringMore
+        other.ringMore = -1
     }
 
     /// Makes this message a second reference to `other`'s body (no body copy; libzmq
@@ -150,6 +159,7 @@ public struct Message: ~Copyable {
     @inlinable
     public mutating func share(from other: borrowing Message) {
         zmq_msg_copy(msg, other.msg)
+        ringMore = other.ringMore
     }
 }
 

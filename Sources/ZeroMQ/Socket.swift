@@ -68,6 +68,11 @@ public final class Socket {
     // send; `sentMessagesOwner` keeps the counter alive as long as the socket.
     @exclusivity(unchecked) private var sentMessages: UnsafeMutablePointer<Atomic<Int>>?
     private var sentMessagesOwner: MessageCounter?
+    // Unchecked for the same reason, read on every send and receive; written once, by
+    // `attach(_:)`, on the socket's own thread before it is used. Unmanaged: an optional
+    // class reference would be retained and released per call; `portOwner` keeps it alive.
+    @usableFromInline @exclusivity(unchecked) var port: Unmanaged<RingPort>?
+    private var portOwner: RingPort?
 
     public init(_ context: Context, _ type: SocketType) throws(ZMQError) {
         guard let handle = zmq_socket(context.handle, type.raw) else {
@@ -96,6 +101,7 @@ public final class Socket {
     /// Closes the socket (`zmq_close`). Idempotent. Any unsent messages are dropped
     /// (LINGER 0 by default); see ``Context`` on why linger is never relied upon.
     public func close() {
+        portOwner?.close()
         if let handle {
             zmq_close(handle)
             self.handle = nil
@@ -183,6 +189,15 @@ public final class Socket {
 
     public func send(_ message: inout Message, more: Bool = false, dontWait: Bool = false) throws(ZMQError) -> SendResult {
         let h = try open("zmq_msg_send")
+        if let port {
+            let code = port._withUnsafeGuaranteedRef { $0.send(&message, more: more, dontWait: dontWait, handle: h) }
+            if code == 0 {
+                if !more, let sentMessages { sentMessages.pointee.wrappingAdd(1, ordering: .relaxed) }
+                return .sent
+            }
+            if code == EAGAIN { return .wouldBlock }
+            throw ZMQError(code: .init(rawValue: code), operation: "zmq_msg_send")
+        }
         let flags = (more ? ZMQ_SNDMORE : 0) | (dontWait ? ZMQ_DONTWAIT : 0)
         while true {
             if zmq_msg_send(message.msg, h, flags) >= 0 {
@@ -202,15 +217,39 @@ public final class Socket {
     @inlinable
     public func receive(into message: inout Message, dontWait: Bool = false) throws(ZMQError) -> ReceiveResult {
         let h = try open("zmq_msg_recv")
+        if let port { return try Self.ringOutcome(port._withUnsafeGuaranteedRef { $0.receive(into: &message, dontWait: dontWait, handle: h) }) }
         let flags = dontWait ? ZMQ_DONTWAIT : 0
         while true {
-            if zmq_msg_recv(message.msg, h, flags) >= 0 { return .received }
+            if zmq_msg_recv(message.msg, h, flags) >= 0 {
+                message.ringMore = -1
+                return .received
+            }
             let code = zmq_errno()
             if code == EINTR { continue }
             if code == EAGAIN { return .wouldBlock }
             throw ZMQError(code: .init(rawValue: code), operation: "zmq_msg_recv")
         }
     }
+
+    @usableFromInline
+    static func ringOutcome(_ code: CInt) throws(ZMQError) -> ReceiveResult {
+        if code == 0 { return .received }
+        if code == EAGAIN { return .wouldBlock }
+        throw ZMQError(code: .init(rawValue: code), operation: "zmq_msg_recv")
+    }
+
+    /// Sends and receives through in-process rings from now on (``RingPort``), and through
+    /// this socket's libzmq peers only where the port says ``RingPort/alsoSocket``. Its
+    /// timeouts still apply (``setSendTimeout(_:)``, ``setReceiveTimeout(_:)``), and a
+    /// context that shuts down still ends a wait. Call it on the socket's thread (or before
+    /// handing the socket to it), before the socket is used; ``close()`` closes the port's rings.
+    public func attach(_ port: RingPort) {
+        portOwner = port
+        self.port = Unmanaged.passUnretained(port)
+    }
+
+    /// The ring port attached with ``attach(_:)``, if any.
+    public var ringPort: RingPort? { portOwner }
 
     /// From now on, every message this socket sends whole (its last frame) adds one to
     /// `counter`; ``send(_:more:dontWait:)`` and everything built on it count. Call it on the

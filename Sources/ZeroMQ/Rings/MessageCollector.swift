@@ -104,6 +104,17 @@ public final class MessageCollector {
         }
     }
 
+    /// Whether a frame is published and unread in any ring (after arming the bell: the look
+    /// that decides whether to sleep).
+    public var hasPublished: Bool {
+        midMessage || rings.contains { $0.hasPublished }
+    }
+
+    /// Whether every ring is closed and drained: nothing will ever come from them.
+    public var isFinished: Bool {
+        rings.allSatisfy { $0.isClosed && !$0.hasPublished }
+    }
+
     /// Whether a read would find something: a published frame, or the end (every ring closed).
     public var hasNews: Bool {
         rings.contains { $0.hasPublished } || rings.allSatisfy(\.isClosed)

@@ -9,9 +9,12 @@ public import Synchronization
 /// its own — the producer's `cursor` (frames published) and the consumer's `consumed` (frames
 /// taken) — and each side keeps a private copy of the other's sequence, so it touches the
 /// shared line only when its copy says the ring is full (or empty). A slot holds a `zmq_msg_t`:
-/// ``write(_:more:)`` moves the message in (`zmq_msg_move`, no copy of the body, the
-/// caller's ``Message`` is left empty and reusable, as after ``Socket/send(_:more:dontWait:)``),
-/// ``read(into:)`` moves it out. The cursor is published once per whole message (after its
+/// ``write(_:more:)`` moves the message in (no copy of the body; the caller's ``Message`` is
+/// left empty and reusable, as after ``Socket/send(_:more:dontWait:)``), ``read(into:)`` moves
+/// it out. A move is a bitwise copy of the 64-byte `zmq_msg_t` and a fresh `zmq_msg_init` of
+/// the source, which is what libzmq's own pipes do with a message (`pipe_t::write` copies the
+/// struct into its queue and re-inits the caller's) and what `zmq_msg_move` does after its
+/// checks; the two calls of `zmq_msg_move` per hop cost about 110 instructions (callgrind). The cursor is published once per whole message (after its
 /// last frame), so the consumer never sees part of a multipart message.
 ///
 /// Backpressure, never loss: a full ring refuses the write (``WriteResult/full``) and the
@@ -73,7 +76,6 @@ public final class MessageRing: @unchecked Sendable {
         while capacity < limit + Self.slack { capacity <<= 1 }
         mask = capacity - 1
         slots = .allocate(capacity: capacity)
-        for i in 0..<capacity { zmq_msg_init(slots + i) }
         moreFlags = .allocate(capacity: capacity)
         moreFlags.initialize(repeating: false, count: capacity)
         shared = .allocate(byteCount: 3 * 128, alignment: 128)
@@ -85,9 +87,14 @@ public final class MessageRing: @unchecked Sendable {
     }
 
     deinit {
-        // Whatever is still in a slot (published or not, read or not): an emptied slot holds
-        // an empty message, whose close is free.
-        for i in 0...mask { zmq_msg_close(slots + i) }
+        // The slots from the next unread to the last written (published or not) hold messages;
+        // the others hold stale copies of messages moved out, which must not be closed again.
+        // Both ends' threads are done with the ring by now.
+        var sequence = next
+        while sequence != claimed {
+            zmq_msg_close(slots + (sequence & mask))
+            sequence &+= 1
+        }
         slots.deallocate()
         moreFlags.deallocate()
         shared.deallocate()
@@ -120,7 +127,7 @@ public final class MessageRing: @unchecked Sendable {
 
     /// Moves `message` into the ring as the next frame (producer thread only). The message is
     /// published with its last frame (`more == false`), and the consumer's bell rung if armed.
-    @inlinable
+    @inlinable @inline(__always)
     public func write(_ message: inout Message, more: Bool = false) -> WriteResult {
         let sequence = claimed
         let room = midMessage ? mask + 1 : limit
@@ -130,8 +137,10 @@ public final class MessageRing: @unchecked Sendable {
         }
         if !midMessage, closedFlag.pointee.load(ordering: .relaxed) { return .closed }
         let slot = sequence & mask
-        // The slot holds an empty message (read out, or never used): the move's close of it is free.
-        zmq_msg_move(slots + slot, message.msg)
+        // The slot holds nothing live (a stale copy of a message read out, or never used).
+        UnsafeMutableRawPointer(slots + slot).copyMemory(from: message.msg, byteCount: MemoryLayout<zmq_msg_t>.size)
+        zmq_msg_init(message.msg)
+        message.ringMore = -1
         moreFlags[slot] = more
         claimed = sequence &+ 1
         midMessage = more
@@ -156,7 +165,7 @@ public final class MessageRing: @unchecked Sendable {
 
     /// Moves the next published frame into `message` (consumer thread only), replacing its
     /// previous content.
-    @inlinable
+    @inlinable @inline(__always)
     public func read(into message: inout Message) -> ReadResult {
         let sequence = next
         if sequence == knownCursor {
@@ -164,8 +173,13 @@ public final class MessageRing: @unchecked Sendable {
             if sequence == knownCursor { return isClosedAndDrained ? .closed : .empty }
         }
         let slot = sequence & mask
-        zmq_msg_move(message.msg, slots + slot)
+        // The destination's previous content is released, as a receive does.
+        zmq_msg_close(message.msg)
+        UnsafeMutableRawPointer(message.msg).copyMemory(from: slots + slot, byteCount: MemoryLayout<zmq_msg_t>.size)
         let more = moreFlags[slot]
+        // libzmq's own flag in the moved `zmq_msg_t` says what the producer's message said
+        // when it was received, not what was written here.
+        message.ringMore = more ? 1 : 0
         next = sequence &+ 1
         // Sequentially consistent: ordered before the load of the producer's armed flag.
         consumed.pointee.store(next, ordering: .sequentiallyConsistent)
