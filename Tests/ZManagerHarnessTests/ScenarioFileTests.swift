@@ -45,7 +45,7 @@ struct ScenarioFileTests {
             name: custom
             repeats: 3
             calibrate: false
-            topology: {transport: ipc, deployment: processes, dispatch: reliable, credit: 8, workers: 4, high_water_mark: 50}
+            topology: {transport: ipc, deployment: processes, dispatch: reliable, handoff: sockets, credit: 8, workers: 4, high_water_mark: 50}
             workload:
               payload: {distribution: choice, sizes: [64, 4096], weights: [3, 1]}
               flow: steps3
@@ -56,7 +56,7 @@ struct ScenarioFileTests {
         let p = try #require(scenario.points.first)
         #expect(scenario.name == "custom" && scenario.repeats == 3 && !scenario.calibrate)
         #expect(p.transport == .ipc && p.deployment == .processes && p.workers == 4 && p.highWaterMark == 50)
-        #expect(p.dispatch == .reliable && p.credit == 8 && p.security == .none)
+        #expect(p.dispatch == .reliable && p.credit == 8 && p.security == .none && p.handoff == .sockets)
         #expect(p.payload == .choice(sizes: [64, 4096], weights: [3, 1]))
         #expect(p.payload.mean == 1072)
         #expect(p.flow == .steps3 && p.handler == .stall(milliseconds: 20, every: 100))
@@ -82,13 +82,14 @@ struct ScenarioFileTests {
         ("phases:\n  warmup: soon\n", "bad.yaml:2: phases.warmup: expected a duration such as 250ms, 2s, 100us or 1m, found \"soon\""),
         ("workload:\n  handler: sleep 5\n", "bad.yaml:2: workload.handler: expected \"echo\", \"spin <duration>\" (e.g. spin 20us) or \"stall <duration> every <N>\" (e.g. stall 50ms every 1000), found \"sleep 5\""),
         ("workload:\n  payload: {distribution: choice, sizes: [1, 2], weights: [1]}\n", "bad.yaml:2: workload.payload.weights: expected 2 weights, one per size, found 1"),
-        ("topology: [1, 2]\n", "bad.yaml:1: topology: expected a mapping with keys transport, deployment, dispatch, credit, workers, high_water_mark, security, flow_timeout, found a list"),
+        ("topology: [1, 2]\n", "bad.yaml:1: topology: expected a mapping with keys transport, deployment, dispatch, handoff, credit, workers, high_water_mark, security, flow_timeout, found a list"),
         ("topology:\n  security: tls\n", "bad.yaml:2: topology.security: expected one of none, curve, found \"tls\""),
         ("topology:\n  transport: inproc\n  security: curve\n", "bad.yaml:2: topology.transport: security: curve needs transport ipc or tcp"),
         ("matrix:\n  topology.security: [none, curve]\n  topology.transport: [inproc]\n", "bad.yaml:3: matrix.topology.transport[0]: security: curve needs transport ipc or tcp"),
         ("topology:\n  flow_timeout: soon\n", "bad.yaml:2: topology.flow_timeout: expected a duration such as 250ms, 2s, 100us or 1m, found \"soon\""),
         ("topology:\n  flow_timeout: 0s\n", "bad.yaml:2: topology.flow_timeout: expected off or a positive duration such as 30s"),
         ("topology:\n  dispatch: safe\n", "bad.yaml:2: topology.dispatch: expected one of fast, reliable, found \"safe\""),
+        ("topology:\n  handoff: queues\n", "bad.yaml:2: topology.handoff: expected one of rings, sockets, found \"queues\""),
         ("topology:\n  dispatch: reliable\n  credit: 0\n", "bad.yaml:3: topology.credit: expected an integer from 1 to 10000, found \"0\""),
         ("topology:\n  workers: [1\n", "bad.yaml:3: not valid YAML"),
         ("", "bad.yaml: the scenario is empty"),

@@ -96,10 +96,17 @@ public final class ZManagerNode: @unchecked Sendable {
         public var security: NodeSecurity?
         /// Rate, recovery interval and hops of ``Endpoints/integrationManagerMulticast``.
         public var multicast: MulticastOptions
+        /// The node's own workers take steps from the Subject and hand outputs to the IM
+        /// through in-process rings (``MessageRing``) rather than inproc sockets; workers in
+        /// other processes still connect to ``endpoints``. Fast dispatch only (reliable dispatch
+        /// keeps its ROUTER/DEALER channel).
+        public var inProcessRings = true
         public init(workers: Int = 2, limits: RoleLimits = RoleLimits(), async: AsyncOptions = AsyncOptions(),
                     dispatch: DispatchOptions = DispatchOptions(), ioThreads: Int = 1, threadNamePrefix: Int? = nil,
                     logger: Logger = Logger(label: "zmanager"),
-                    security: NodeSecurity? = nil, multicast: MulticastOptions = MulticastOptions()) {
+                    security: NodeSecurity? = nil, multicast: MulticastOptions = MulticastOptions(),
+                    inProcessRings: Bool = true) {
+            self.inProcessRings = inProcessRings
             self.logger = logger
             self.security = security
             self.multicast = multicast
@@ -148,6 +155,12 @@ public final class ZManagerNode: @unchecked Sendable {
             self.endpoints = Endpoints(subjectFront: subject.frontEndpoint, subjectWorkers: subject.workerEndpoint,
                                        integrationManagerPull: im.pullEndpoint, integrationManagerPub: im.pubEndpoint,
                                        integrationManagerMulticast: im.multicastEndpoint)
+            let rings = options.inProcessRings && options.dispatch.mode == .fast && options.workers > 0
+                ? InProcessRings(workers: options.workers, limit: options.limits.highWaterMark) : nil
+            if let rings {
+                subject.toWorkers.attach(rings.subjectPort())
+                im.pull.attach(rings.integrationManagerPort())
+            }
             threads.append(SocketThread.start(name: "zm-im") { im.run() })
             threads.append(SocketThread.start(name: "zm-subject") { subject.run() })
             let bridge = try CompletedCommandBridge(context: context, integrationManagerPub: im.pubEndpoint,
@@ -155,6 +168,14 @@ public final class ZManagerNode: @unchecked Sendable {
                                                     logger: options.logger)
             threads.append(SocketThread.start(name: "zm-completed") { bridge.run() })
             for index in 0..<options.workers {
+                if let rings {
+                    let worker = try Worker(name: "w\(index)", context: context, rings: rings.worker(index),
+                                            subjectFront: self.endpoints.subjectFront, routing: routing, mapping: mapping,
+                                            handlers: handlers, limits: options.limits, statistics: statistics,
+                                            source: routingSource, logger: options.logger)
+                    threads.append(SocketThread.start(name: "zm-w\(index)") { worker.run() })
+                    continue
+                }
                 let worker = try Worker(name: "w\(index)", context: context, subject: self.endpoints.subjectWorkers,
                                         subjectFront: self.endpoints.subjectFront,
                                         integrationManager: self.endpoints.integrationManagerPull,

@@ -102,11 +102,25 @@ public final class Worker {
                       errorBody: formAwareErrorBody, source: source, logger: logger)
     }
 
+    /// A worker in the Subject's and the Integration Manager's process that takes its steps
+    /// from `rings.input` and hands its outputs for the IM to `rings.output` (``WorkerRings``)
+    /// instead of connecting to their endpoints; parked flows still go to `subjectFront`.
+    convenience init(
+        name: String, context: Context, rings: WorkerRings, subjectFront: String,
+        routing: RoutingTable, mapping: ActionMapping, handlers: HandlerRegistry,
+        limits: RoleLimits, statistics: CoreStatistics, source: RoutingSource?, logger: Logger
+    ) throws {
+        try self.init(name: name, context: context, subject: nil, subjectFront: subjectFront, integrationManager: nil,
+                      routing: routing, mapping: mapping, handlers: handlers, limits: limits, statistics: statistics,
+                      errorBody: formAwareErrorBody, source: source, logger: logger, rings: rings)
+    }
+
     init(
-        name: String, context: Context, subject: String, subjectFront: String, integrationManager: String,
+        name: String, context: Context, subject: String?, subjectFront: String, integrationManager: String?,
         routing: RoutingTable, mapping: ActionMapping, handlers registry: HandlerRegistry,
         limits: RoleLimits, dispatch: DispatchOptions = DispatchOptions(), statistics: CoreStatistics,
-        errorBody: @escaping ErrorBodyEncoder, source: RoutingSource? = nil, logger: Logger = Logger(label: "zmanager")
+        errorBody: @escaping ErrorBodyEncoder, source: RoutingSource? = nil, logger: Logger = Logger(label: "zmanager"),
+        rings: WorkerRings? = nil
     ) throws {
         self.logger = RoleLog.logger(logger, role: "worker", ["worker": .string(name)])
         steps = try Self.steps(routing: routing, mapping: mapping, registry: registry, executor: name)
@@ -119,14 +133,23 @@ public final class Worker {
             reliable = nil
             input = try Socket(context, .pull)
             try input.applyReceiveLimits(limits)
-            try input.connect(subject)
             toIntegrationManager = try Socket(context, .push)
             try toIntegrationManager.setSendHighWaterMark(limits.highWaterMark)
-            try toIntegrationManager.connect(integrationManager)
+            if let rings {
+                input.attach(RingPort(collector: MessageCollector(rings: [rings.input], bell: rings.input.consumerBell)))
+                toIntegrationManager.attach(RingPort(dispatcher: MessageDispatcher(rings: [rings.output], bell: rings.output.producerBell)))
+            } else if let subject, let integrationManager {
+                try input.connect(subject)
+                try toIntegrationManager.connect(integrationManager)
+            } else {
+                preconditionFailure("a worker takes its steps from rings or from the Subject's endpoint")
+            }
             toSubject = try Socket(context, .push)
             try toSubject.setSendHighWaterMark(limits.highWaterMark)
             try toSubject.connect(subjectFront)
         case .reliable:
+            precondition(rings == nil, "reliable dispatch runs over the DEALER/ROUTER pair, not rings")
+            guard let subject else { preconditionFailure("a reliable worker connects to the Subject's endpoint") }
             reliable = dispatch
             input = try Socket(context, .dealer)
             try input.applyReceiveLimits(limits)

@@ -527,7 +527,7 @@ struct ChartBuilder {
     /// A parameter that tells points apart.
     enum Dimension: CaseIterable, Hashable {
         case transport, deployment, workers, payload, flow, handler, loadModel, inFlight, targetRate, highWaterMark
-        case dispatch, security, flowTimeout
+        case dispatch, handoff, security, flowTimeout
 
         func value(_ parameters: PointParameters) -> String {
             switch self {
@@ -542,6 +542,7 @@ struct ChartBuilder {
             case .targetRate: parameters.targetRate.map { Format.rate($0) } ?? "-"
             case .highWaterMark: String(parameters.highWaterMark)
             case .dispatch: parameters.dispatch ?? "fast"
+            case .handoff: parameters.handoff ?? "rings"
             case .security: parameters.security ?? "none"
             case .flowTimeout: parameters.flowTimeoutSeconds.map { Format.nanoseconds($0 * 1e9) } ?? "off"
             }
@@ -560,6 +561,7 @@ struct ChartBuilder {
             case .targetRate: parameters.targetRate.map { "\(Format.rate($0))/s" }
             case .highWaterMark: "HWM \(parameters.highWaterMark)"
             case .dispatch: "\(parameters.dispatch ?? "fast") dispatch"
+            case .handoff: "\(parameters.handoff ?? "rings") handoff"
             case .security: parameters.security ?? "unsecured"
             case .flowTimeout: parameters.flowTimeoutSeconds.map { "flow timeout \(Format.nanoseconds($0 * 1e9))" } ?? "no flow timeout"
             }

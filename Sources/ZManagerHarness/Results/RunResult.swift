@@ -265,6 +265,10 @@ public struct PointParameters: Codable, Sendable, Equatable {
     public var dispatch: String?
     /// Reliable dispatch: the credit per worker (`topology.credit`); absent in fast mode.
     public var credit: Int?
+    /// `sockets` when the threads deployment's roles handed messages over inproc sockets
+    /// (`topology.handoff`); absent for rings (the default) and in results written before the
+    /// key existed (sockets, then the only way).
+    public var handoff: String?
     /// `curve` for a node secured with CURVE (`topology.security`); absent without (and in
     /// results written before the key existed).
     public var security: String?

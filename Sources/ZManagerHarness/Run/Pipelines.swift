@@ -131,7 +131,8 @@ final class ZManagerPipeline: PipelineUnderTest {
                                 handlers: .withBuiltins,
                                 options: .init(workers: inProcess ? point.workers : 0, limits: limits,
                                                dispatch: DispatchOptions(mode: point.dispatch, credit: point.credit),
-                                               threadNamePrefix: StageCPU.pipelineContextPrefix, security: security))
+                                               threadNamePrefix: StageCPU.pipelineContextPrefix, security: security,
+                                               inProcessRings: point.handoff == .rings))
         let flow = BenchmarkFlows.name(point.flow)
         var subscriptions = [Topics.resultPrefix(flow: flow), Topics.errorPrefix]
         if point.flow == .async { subscriptions.append(Topics.parkedPrefix(flow: flow)) }

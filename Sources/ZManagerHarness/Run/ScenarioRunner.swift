@@ -244,6 +244,7 @@ extension PointParameters {
         wireForm = p.form.wireForm(for: p.payload) == .single ? "single" : "split"
         dispatch = p.dispatch.rawValue
         credit = p.dispatch == .reliable ? p.credit : nil
+        handoff = p.handoff == .sockets && p.deployment == .threads ? "sockets" : nil
         security = p.security == .curve ? "curve" : nil
         flowTimeoutSeconds = p.flowTimeout.map(seconds)
     }

@@ -126,6 +126,14 @@ public struct PointSpec: Sendable, Equatable {
     public var dispatch = DispatchOptions.Mode.fast
     /// Reliable dispatch: steps one worker holds at once (``DispatchOptions/credit``).
     public var credit = DispatchOptions().credit
+    /// How the threads deployment hands messages between the Subject, its workers and the IM:
+    /// in-process rings (the default, ``ZManagerNode/Options/inProcessRings``) or inproc
+    /// sockets. The bare topology is sockets either way.
+    public var handoff = Handoff.rings
+
+    public enum Handoff: String, Sendable, CaseIterable {
+        case rings, sockets
+    }
     /// `none`, or `curve`: CURVE on every tcp and ipc endpoint of the node (docs/SECURITY.md);
     /// the bare topology is never secured, so a curve point's ratio shows what CURVE costs.
     public var security = Security.none

@@ -7,7 +7,7 @@ public import ZManager
 public enum ScenarioFile {
     /// Every key a scenario may set, by section; matrix keys are `section.key`.
     static let sections: [String: [String]] = [
-        "topology": ["transport", "deployment", "dispatch", "credit", "workers", "high_water_mark", "security", "flow_timeout"],
+        "topology": ["transport", "deployment", "dispatch", "handoff", "credit", "workers", "high_water_mark", "security", "flow_timeout"],
         "workload": ["payload", "flow", "handler", "form"],
         "load": ["model", "in_flight", "rate", "to"],
         "phases": ["warmup", "measure", "messages", "drain"],
@@ -113,6 +113,7 @@ public enum ScenarioFile {
             throw reader(key).error("deployment: processes needs transport ipc or tcp; inproc endpoints exist only inside one process")
         }
         point.dispatch = DispatchOptions.Mode(rawValue: try reader("topology.dispatch").choice(DispatchOptions.Mode.allCases.map(\.rawValue), default: "fast"))!
+        point.handoff = PointSpec.Handoff(rawValue: try reader("topology.handoff").choice(PointSpec.Handoff.allCases.map(\.rawValue), default: "rings"))!
         // Only reliable points deal by credit; a fast point in the same matrix ignores it.
         point.credit = try reader("topology.credit").int(default: DispatchOptions().credit, in: 1...10_000)
         point.security = PointSpec.Security(rawValue: try reader("topology.security").choice(PointSpec.Security.allCases.map(\.rawValue), default: "none"))!

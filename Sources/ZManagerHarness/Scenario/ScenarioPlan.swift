@@ -37,7 +37,7 @@ public struct ScenarioPlan: Sendable {
             let phase = point.measureDuration.map { "warm-up \(warmup) + \(Self.text($0))" }
                 ?? "warm-up \(warmup) + \(point.measureMessages ?? 0) messages"
             lines.append("  [\(index + 1)] \(point.id): \(point.deployment.rawValue) \(point.transport.rawValue), "
-                         + "\(point.workers) workers, \(point.dispatch.rawValue) dispatch\(point.security == .curve ? ", CURVE" : "")\(point.flowTimeout.map { ", flow timeout \($0)" } ?? ""), \(point.flow.rawValue) flow, "
+                         + "\(point.workers) workers, \(point.dispatch.rawValue) dispatch\(point.handoff == .sockets && point.deployment == .threads ? ", socket handoff" : "")\(point.security == .curve ? ", CURVE" : "")\(point.flowTimeout.map { ", flow timeout \($0)" } ?? ""), \(point.flow.rawValue) flow, "
                          + "\(point.handler), payload \(point.payload), \(Self.describe(point.load)), \(phase)")
         }
         let what = ["ZManager"] + (scenario.calibrate ? ["bare"] : []) + (scenario.reference ? ["C reference"] : [])
