@@ -55,7 +55,8 @@ public struct ServeCommand: ParsableCommand {
             endpoints: configuration.endpoints, flows: flows, mapping: mapping, handlers: ZManagerComponent.handlers,
             options: .init(workers: inProcessWorkers, limits: configuration.limits, async: configuration.async,
                            dispatch: configuration.dispatch, ioThreads: configuration.ioThreads, logger: logger,
-                           security: security, multicast: configuration.multicast))
+                           security: security, multicast: configuration.multicast,
+                           inProcessRings: configuration.inProcessRings))
         let endpoints = node.endpoints
         let supervisor = WorkerSupervisor(config: config, endpoints: endpoints, logger: logger)
         if configuration.deployment == .processes { try supervisor.start(count: configuration.workers) }
@@ -76,6 +77,8 @@ public struct ServeCommand: ParsableCommand {
             + (endpoints.integrationManagerMulticast.map { "integration_manager_multicast=\($0) " } ?? "")
             + "deployment=\(configuration.deployment.rawValue) worker_count=\(configuration.workers) "
             + "flows=\(flows.flows.count) dispatch=\(configuration.dispatch.mode.rawValue)"
+            + (configuration.deployment == .threads && configuration.dispatch.mode == .fast
+               ? " handoff=\(configuration.inProcessRings ? "rings" : "sockets")" : "")
             + (security == nil ? " security=none" : " security=curve")
             + (metrics.map { " metrics=http://\($0.address)" } ?? "")
 

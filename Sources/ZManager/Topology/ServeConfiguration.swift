@@ -21,6 +21,10 @@ public struct ServeConfiguration: Sendable {
     public var limits = RoleLimits()
     public var async = AsyncOptions()
     public var dispatch = DispatchOptions()
+    /// `dispatch.handoff`: whether the threads deployment's own workers take steps from the
+    /// Subject and give outputs to the IM through in-process rings (`rings`, the default) or
+    /// inproc sockets (`sockets`) (``ZManagerNode/Options/inProcessRings``).
+    public var inProcessRings = true
     public var ioThreads = 1
     public var drainTimeout: Duration = .seconds(10)
     /// `metrics.listen`: where `serve` serves Prometheus metrics (`/metrics`) and readiness
@@ -110,13 +114,18 @@ public struct ServeConfiguration: Sendable {
         config.async.earlyAnswerCapacity = try async["early_answer_capacity"].int(default: config.async.earlyAnswerCapacity, in: 1...1_000_000)
 
         let dispatch = root["dispatch"]
-        try dispatch.expectMapping(allowed: ["mode", "credit", "heartbeat", "heartbeat_timeout", "max_attempts"])
+        try dispatch.expectMapping(allowed: ["mode", "handoff", "credit", "heartbeat", "heartbeat_timeout", "max_attempts"])
         config.dispatch.mode = DispatchOptions.Mode(
             rawValue: try dispatch["mode"].choice(DispatchOptions.Mode.allCases.map(\.rawValue), default: "fast"))!
         config.dispatch.credit = try dispatch["credit"].int(default: config.dispatch.credit, in: 1...10_000)
         config.dispatch.heartbeat = try dispatch["heartbeat"].duration(default: config.dispatch.heartbeat)
         config.dispatch.heartbeatTimeout = try dispatch["heartbeat_timeout"].duration(default: config.dispatch.heartbeatTimeout)
         config.dispatch.maxAttempts = try dispatch["max_attempts"].int(default: config.dispatch.maxAttempts, in: 1...100)
+        let handoff = dispatch["handoff"]
+        config.inProcessRings = try handoff.choice(["rings", "sockets"], default: "rings") == "rings"
+        if handoff.isPresent, config.inProcessRings, config.dispatch.mode == .reliable {
+            throw handoff.error("handoff: rings needs dispatch.mode: fast; reliable dispatch hands steps over its ROUTER/DEALER channel, with receipts")
+        }
         guard config.dispatch.heartbeatTimeout > config.dispatch.heartbeat else {
             throw dispatch["heartbeat_timeout"].error(
                 "expected a duration longer than dispatch.heartbeat (\(config.dispatch.heartbeat)), found \(config.dispatch.heartbeatTimeout)")

@@ -101,6 +101,18 @@ struct ServeConfigurationTests {
             let config = try ServeConfiguration.parse("flows: flows.ini\n", file: directory + "/zmanager.yaml")
             #expect(config.dispatch == DispatchOptions())
             #expect(config.dispatch.mode == .fast)
+            #expect(config.inProcessRings, "the node's own workers are handed steps through rings by default")
+        }
+    }
+
+    @Test func handoffSocketsTurnsTheRingsOff() throws {
+        try withTemporaryDirectory(files: ["flows.ini": Self.flows]) { directory in
+            let config = try ServeConfiguration.parse("flows: flows.ini\ndispatch:\n  handoff: sockets\n",
+                                                      file: directory + "/zmanager.yaml")
+            #expect(!config.inProcessRings)
+            let reliable = try ServeConfiguration.parse("flows: flows.ini\ndispatch:\n  mode: reliable\n",
+                                                        file: directory + "/zmanager.yaml")
+            #expect(reliable.dispatch.mode == .reliable, "reliable dispatch without a handoff key is fine")
         }
     }
 
@@ -110,6 +122,8 @@ struct ServeConfigurationTests {
         ("dispatch:\n  heartbeat: 2s\n  heartbeat_timeout: 1s\n",
          "zmanager.yaml:4: dispatch.heartbeat_timeout: expected a duration longer than dispatch.heartbeat (2.0 seconds), found 1.0 seconds"),
         ("dispatch:\n  retries: 3\n", "zmanager.yaml:3: dispatch.retries: unknown key"),
+        ("dispatch:\n  handoff: pipes\n", "zmanager.yaml:3: dispatch.handoff: expected one of rings, sockets, found \"pipes\""),
+        ("dispatch:\n  mode: reliable\n  handoff: rings\n", "zmanager.yaml:4: dispatch.handoff: handoff: rings needs dispatch.mode: fast"),
         ("metrics:\n  listen: 9464\n", "zmanager.yaml:3: metrics.listen: expected HOST:PORT with an IPv4 address"),
         ("metrics:\n  listen: 127.0.0.1:70000\n", "zmanager.yaml:3: metrics.listen: expected HOST:PORT"),
         ("metrics:\n  listen: example.com:80\n", "found \"example.com:80\""),
