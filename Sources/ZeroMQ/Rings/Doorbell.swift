@@ -89,6 +89,37 @@ public final class Doorbell: @unchecked Sendable {
         return ready > 0
     }
 
+    /// The whole sleeper's side: calls `attempt` until it returns a result, yielding the CPU
+    /// `yields` times first, then arming the bell, giving `ready` (news since the last attempt?)
+    /// the last look, and sleeping on the bell; `timedOut` once `timeout` has passed (nil: never).
+    func sleep<Result>(yields: Int, timeout: Duration?, timedOut: Result,
+                       attempt: () -> Result?, ready: () -> Bool) -> Result {
+        let deadline = timeout.map { ContinuousClock.now + $0 }
+        var yielded = 0
+        while true {
+            if let result = attempt() { return result }
+            if yielded < yields {
+                yielded += 1
+                sched_yield()
+                continue
+            }
+            arm()
+            // The last look, after arming: news from before it rang no bell, so this sees it.
+            if ready() {
+                disarm()
+                continue
+            }
+            let left = deadline.map { $0 - ContinuousClock.now }
+            if let left, left <= .zero {
+                disarm()
+                return timedOut
+            }
+            wait(timeout: left)
+            disarm()
+            yielded = 0
+        }
+    }
+
     /// Reads the eventfd's counter back to zero (after a `zmq_poll` that found it readable).
     public func clear() {
         var count: UInt64 = 0

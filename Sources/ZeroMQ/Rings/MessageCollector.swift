@@ -76,32 +76,10 @@ public final class MessageCollector {
 
     @inline(never)
     func receiveWaiting(into message: inout Message, timeout: Duration?) -> MessageRing.ReadResult {
-        let deadline = timeout.map { ContinuousClock.now + $0 }
-        var yielded = 0
-        while true {
+        bell.sleep(yields: yields, timeout: timeout, timedOut: .empty, attempt: {
             let result = read(into: &message)
-            if result != .empty { return result }
-            if yielded < yields {
-                yielded += 1
-                sched_yield()
-                continue
-            }
-            bell.arm()
-            // The last look, after arming: a producer that published before this saw no
-            // armed bell, so this look sees the message (or the close).
-            if hasNews {
-                bell.disarm()
-                continue
-            }
-            let left = deadline.map { $0 - ContinuousClock.now }
-            if let left, left <= .zero {
-                bell.disarm()
-                return .empty
-            }
-            bell.wait(timeout: left)
-            bell.disarm()
-            yielded = 0
-        }
+            return result == .empty ? nil : result
+        }, ready: { hasNews })
     }
 
     /// Whether a frame is published and unread in any ring (after arming the bell: the look

@@ -74,32 +74,10 @@ public final class MessageDispatcher {
 
     @inline(never)
     func sendWaiting(_ message: inout Message, more: Bool, timeout: Duration?) -> MessageRing.WriteResult {
-        let deadline = timeout.map { ContinuousClock.now + $0 }
-        var yielded = 0
-        while true {
+        bell.sleep(yields: yields, timeout: timeout, timedOut: .full, attempt: {
             let result = write(&message, more: more)
-            if result != .full { return result }
-            if yielded < yields {
-                yielded += 1
-                sched_yield()
-                continue
-            }
-            bell.arm()
-            // The last look, after arming: a consumer that freed space before this saw no
-            // armed bell, so this look sees the space.
-            if hasRoom {
-                bell.disarm()
-                continue
-            }
-            let left = deadline.map { $0 - ContinuousClock.now }
-            if let left, left <= .zero {
-                bell.disarm()
-                return .full
-            }
-            bell.wait(timeout: left)
-            bell.disarm()
-            yielded = 0
-        }
+            return result == .full ? nil : result
+        }, ready: { hasRoom })
     }
 
     /// Whether the next write would not be refused as full: the ring of the message under way,
