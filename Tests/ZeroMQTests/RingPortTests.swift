@@ -129,6 +129,37 @@ struct RingPortTests {
         #expect(number(refused) == 7)
     }
 
+    /// The Subject's case when its own workers are gone (their rings closed): it waits for the
+    /// socket's peers with its timeout, and a poller does not call the closed rings room.
+    @Test func closedRingsAreNoRoomWhenTheSocketHasPeersToWaitFor() throws {
+        let context = try Context()
+        defer { context.terminate() }
+        let producerBell = Doorbell()
+        let rings = (0..<2).map { _ in MessageRing(limit: 4, producerBell: producerBell) }
+        let push = try Socket(context, .push)
+        push.attach(RingPort(dispatcher: MessageDispatcher(rings: rings, bell: producerBell), alsoSocket: true))
+        try push.bind("inproc://ring-port-closed")
+        try push.setSendTimeout(.milliseconds(30))
+        for ring in rings { ring.close() }
+        var message = numbered(3)
+        #expect(try push.send(&message, dontWait: true) == .wouldBlock)
+        let clock = ContinuousClock()
+        let started = clock.now
+        #expect(try push.send(&message) == .wouldBlock)
+        #expect(clock.now - started >= .milliseconds(25), "waited for the send timeout")
+        let poller = try Poller([(push, .writable)])
+        #expect(try poller.poll(timeout: .milliseconds(20)) == 0)
+        // A peer elsewhere connects: it takes the message.
+        let remote = try Socket(context, .pull)
+        try remote.setReceiveTimeout(.seconds(5))
+        try remote.connect("inproc://ring-port-closed")
+        try push.setSendTimeout(.seconds(5))
+        #expect(try push.send(&message) == .sent)
+        var received = Message()
+        #expect(try remote.receive(into: &received) == .received)
+        #expect(number(received) == 3)
+    }
+
     /// The Integration Manager's case: the workers' rings and a bound PULL for everyone else,
     /// read fairly, a multipart message whole from either side.
     @Test func receivesComeFromTheRingsAndTheSocketsPeersWhole() throws {

@@ -80,6 +80,11 @@ public final class MessageDispatcher {
         }, ready: { hasRoom })
     }
 
+    /// Whether an open ring could take the next write (closed rings never will).
+    public var hasOpenRoom: Bool {
+        midMessage || rings.contains { !$0.isClosed && !$0.isFull }
+    }
+
     /// Whether the next write would not be refused as full: the ring of the message under way,
     /// an open ring not full, or the end (every ring closed: the write reports it).
     public var hasRoom: Bool {

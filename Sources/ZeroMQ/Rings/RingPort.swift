@@ -154,8 +154,10 @@ public final class RingPort {
                 return rc
             }
             dispatcher.bell.arm()
-            // The look after arming (``Doorbell``): space freed before it rang nothing.
-            if dispatcher.hasRoom {
+            // The look after arming (``Doorbell``): space freed before it rang nothing. With a
+            // socket side, rings that are all closed (their consumers gone) are no room: the
+            // socket's peers are waited for instead of spinning.
+            if alsoSocket ? dispatcher.hasOpenRoom : dispatcher.hasRoom {
                 dispatcher.bell.disarm()
                 continue
             }
@@ -253,7 +255,7 @@ public final class RingPort {
         if let collector, collector.hasPublished || receivingOnSocket || (alsoSocket && zmqEvents & Int16(ZMQ_POLLIN) != 0) {
             events.insert(.readable)
         }
-        if let dispatcher, dispatcher.hasRoom || sendingOnSocket || (alsoSocket && zmqEvents & Int16(ZMQ_POLLOUT) != 0) {
+        if let dispatcher, dispatcher.hasOpenRoom || sendingOnSocket || (alsoSocket && zmqEvents & Int16(ZMQ_POLLOUT) != 0) {
             events.insert(.writable)
         }
         return events
