@@ -113,6 +113,13 @@ let package = Package(
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
         .executableTarget(
+            name: "Rings",
+            dependencies: benchmarkDependencies,
+            path: "Benchmarks/Rings",
+            swiftSettings: swiftSettings,
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
+        .executableTarget(
             name: "Pipeline",
             dependencies: benchmarkDependencies + [
                 .product(name: "ZManager", package: "ZManager"),
