@@ -16,6 +16,9 @@ struct PositionCache: ~Copyable {
     /// Length of the cached key part; -1 while empty.
     private var keyCount = -1
     private var position = FlowPosition(flow: 0, step: 0)
+    /// The ``Inbound/keyGeneration`` `position` was found under; nil when it was found for a
+    /// header given by its bytes (or not yet).
+    private var generation: UInt64?
 
     init() {}
 
@@ -28,20 +31,32 @@ struct PositionCache: ~Copyable {
     /// it (160 bytes, a `memcpy` per message).
     @inline(__always)
     mutating func position(of inbound: borrowing Inbound, in flows: FlowTable) -> FlowPosition? {
-        position(ofHeader: inbound.headBytes, fields: inbound.fields, in: flows)
+        // Same key generation: the header's key part is the one `position` was found for,
+        // known without comparing its bytes again.
+        if generation == inbound.keyGeneration { return position }
+        let (found, cached) = lookUp(header: inbound.headBytes, fields: inbound.fields, in: flows)
+        if cached { generation = inbound.keyGeneration }
+        return found
     }
 
     mutating func position(ofHeader header: UnsafeRawBufferPointer, fields: HeaderFields, in flows: FlowTable) -> FlowPosition? {
+        lookUp(header: header, fields: fields, in: flows).found
+    }
+
+    /// The position, and whether it is now the cached one (false for a miss, and for a key too
+    /// long to cache).
+    private mutating func lookUp(header: UnsafeRawBufferPointer, fields: HeaderFields,
+                                 in flows: FlowTable) -> (found: FlowPosition?, cached: Bool) {
         let count = fields.id.lowerBound
         if count == keyCount, let base = header.baseAddress, StaticBytes.same(key, base, count: count) {
-            return position
+            return (position, true)
         }
-        guard let found = flows.position(ofHeader: fields, in: header) else { return nil }
-        if count <= Self.capacity, let base = header.baseAddress {
-            key.copyMemory(from: base, byteCount: count)
-            keyCount = count
-            position = found
-        }
-        return found
+        guard let found = flows.position(ofHeader: fields, in: header) else { return (nil, false) }
+        generation = nil
+        guard count <= Self.capacity, let base = header.baseAddress else { return (found, false) }
+        key.copyMemory(from: base, byteCount: count)
+        keyCount = count
+        position = found
+        return (found, true)
     }
 }

@@ -82,7 +82,13 @@ struct PositionCacheTests {
         ?Bravo_flow_with_a_longer_name?Push
         Subject?Bravo_flow_with_a_longer_name?work
         ??done
+        [\(long)]
+        ?\(long)?Push
+        ??done
         """
+
+    /// A flow whose `Push` header's key part (over 256 bytes) is too long to cache.
+    static let long = String(repeating: "C", count: 130)
 
     /// Receives `frames` one by one through a PULL socket and returns each one's position
     /// through the cache and through a fresh lookup.
@@ -103,7 +109,12 @@ struct PositionCacheTests {
                 Issue.record("no message for \(frame)")
                 continue
             }
-            answers.append((cache.position(of: inbound, in: table), inbound.position(in: table)))
+            let fresh = inbound.position(in: table)
+            let cached = cache.position(of: inbound, in: table)
+            // Asked twice for one message (the roles may): the second answer is the key
+            // generation's, and must be this message's too.
+            #expect(cache.position(of: inbound, in: table) == fresh, "\(frame), asked again")
+            answers.append((cached, fresh))
         }
         pull.close()
         push.close()
@@ -122,6 +133,8 @@ struct PositionCacheTests {
             "A~~svc~~Push~7~",
             "\(long)~~svc~~Push~8~", "\(long)~~Subject~\(long)~work~9~", "\(long)~~Subject~\(long)~work~10~",
             "\(long)~~Subject~\(long)~worK~11~",             // differs in the overlapping tail word
+            "A~~svc~~Push~12~", "\(Self.long)~~\(Self.long)~~Push~13~", // a key too long to cache after a cached one
+            "\(Self.long)~~\(Self.long)~~Push~14~", "A~~svc~~Push~15~",
         ]
         let answers = try Self.positions(frames)
         #expect(answers.count == frames.count)
@@ -134,6 +147,8 @@ struct PositionCacheTests {
         #expect(answers[6].cached == nil)
         #expect(answers[10].cached == FlowPosition(flow: 1, step: 1))
         #expect(answers[11].cached == nil)
+        #expect(answers[13].cached == FlowPosition(flow: 2, step: 0))
+        #expect(answers[15].cached == FlowPosition(flow: 0, step: 0))
     }
 }
 

@@ -184,3 +184,66 @@ struct RoutingWireHeaderTests {
         }
     }
 }
+
+@Suite("Routing: the header key memo")
+struct HeaderKeyMemoTests {
+    /// Parses `frames` in order through one memo and each on its own, in full.
+    static func agree(_ frames: [String], sourceLocation: Testing.SourceLocation = #_sourceLocation) {
+        var memo = HeaderKeyMemo()
+        for frame in frames {
+            let bytes = Array(frame.utf8)
+            let full = bytes.withUnsafeBytes { buffer in Result { () throws(WireHeaderError) in try WireHeader.parse(buffer) } }
+            let memoised = bytes.withUnsafeBytes { buffer in Result { () throws(WireHeaderError) in try memo.parse(buffer) } }
+            #expect(memoised == full, "\(frame)", sourceLocation: sourceLocation)
+        }
+    }
+
+    static let long = String(repeating: "L", count: 130)
+
+    static let frames = [
+        "A~~svc~~Push~id-1~body",
+        "A~~svc~~Push~id-22~bo~dy~",             // same key, longer id, '~' in the body
+        "A~~svc~~Push~~",                        // same key, empty id and body
+        "A~~svc~~Push~no-tilde-after-the-id",    // same key, too few fields: the full parse's error
+        "A~~svc~~Push~",                         // exactly the key: no id field at all
+        "A~~svc~~Push",                          // shorter than the key
+        "A~~svc~~Pusx~id~",                      // one byte of the key differs
+        "A~~svc~~Push~id-3~",                    // back to the first key
+        "A~~svc~~Push~~id~",                     // the key then an empty id: '~' right after it
+        "A~PUBLISH~Subject~A~notify~0b7c4c5e-2f36-4f3e-9d3c-6f1f5a1f0c11~\u{80}\u{04}~",
+        "\(long)~~svc~\(long)~Push~id-4~x",      // a key longer than the memo keeps
+        "\(long)~~svc~\(long)~Push~id-5~x",
+        "A~~svc~~Push~id-6~",
+        "",
+    ]
+
+    @Test("parses as the full parse does, in every order: repeated keys, changed keys, errors")
+    func agreesWithFullParse() {
+        Self.agree(Self.frames)
+        Self.agree(Self.frames.reversed())
+        // Each frame right after each other one, so that every frame meets every remembered key.
+        for first in Self.frames {
+            for second in Self.frames {
+                Self.agree([first, second, second])
+            }
+        }
+    }
+
+    @Test("the generation changes with the key and only with it")
+    func generationFollowsTheKey() throws {
+        var memo = HeaderKeyMemo()
+        func generation(after frame: String) throws -> UInt64 {
+            _ = try Array(frame.utf8).withUnsafeBytes { buffer throws(WireHeaderError) in try memo.parse(buffer) }
+            return memo.generation
+        }
+        let first = try generation(after: "A~~svc~~Push~1~")
+        #expect(try generation(after: "A~~svc~~Push~2~x") == first)
+        let second = try generation(after: "A~~Subject~A~work~3~")
+        #expect(second != first)
+        #expect(try generation(after: "A~~svc~~Push~4~") != second)
+        // A key too long to keep is never the same generation twice.
+        let longKey = "\(Self.long)~~svc~\(Self.long)~Push~"
+        let third = try generation(after: longKey + "5~")
+        #expect(try generation(after: longKey + "6~") != third)
+    }
+}
