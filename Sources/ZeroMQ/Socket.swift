@@ -186,30 +186,20 @@ public final class Socket {
     /// the body is not copied (libzmq takes ownership of it).
     /// - Throws: ``ZMQError`` (e.g. ``ZMQError/Code/contextTerminated`` when the context
     ///   shuts down; `EINTR` is retried).
-
     public func send(_ message: inout Message, more: Bool = false, dontWait: Bool = false) throws(ZMQError) -> SendResult {
         let h = try open("zmq_msg_send")
-        if let port {
-            let code = port._withUnsafeGuaranteedRef { $0.send(&message, more: more, dontWait: dontWait, handle: h) }
-            if code == 0 {
-                if !more, let sentMessages { sentMessages.pointee.wrappingAdd(1, ordering: .relaxed) }
-                return .sent
-            }
-            if code == EAGAIN { return .wouldBlock }
-            throw ZMQError(code: .init(rawValue: code), operation: "zmq_msg_send")
+        let code = if let port {
+            port._withUnsafeGuaranteedRef { $0.send(&message, more: more, dontWait: dontWait, handle: h) }
+        } else {
+            Self.sendFrame(&message, h, more: more, dontWait: dontWait)
         }
-        let flags = (more ? ZMQ_SNDMORE : 0) | (dontWait ? ZMQ_DONTWAIT : 0)
-        while true {
-            if zmq_msg_send(message.msg, h, flags) >= 0 {
-                // wrappingAdd is one `lock xadd`; add checks for overflow in a compare-and-swap loop.
-                if !more, let sentMessages { sentMessages.pointee.wrappingAdd(1, ordering: .relaxed) }
-                return .sent
-            }
-            let code = zmq_errno()
-            if code == EINTR { continue }
-            if code == EAGAIN { return .wouldBlock }
-            throw ZMQError(code: .init(rawValue: code), operation: "zmq_msg_send")
+        if code == 0 {
+            // wrappingAdd is one `lock xadd`; add checks for overflow in a compare-and-swap loop.
+            if !more, let sentMessages { sentMessages.pointee.wrappingAdd(1, ordering: .relaxed) }
+            return .sent
         }
+        if code == EAGAIN { return .wouldBlock }
+        throw ZMQError(code: .init(rawValue: code), operation: "zmq_msg_send")
     }
 
     /// Receives one frame into `message`, replacing its previous content. Check
@@ -217,25 +207,41 @@ public final class Socket {
     @inlinable
     public func receive(into message: inout Message, dontWait: Bool = false) throws(ZMQError) -> ReceiveResult {
         let h = try open("zmq_msg_recv")
-        if let port { return try Self.ringOutcome(port._withUnsafeGuaranteedRef { $0.receive(into: &message, dontWait: dontWait, handle: h) }) }
-        let flags = dontWait ? ZMQ_DONTWAIT : 0
-        while true {
-            if zmq_msg_recv(message.msg, h, flags) >= 0 {
-                message.ringMore = -1
-                return .received
-            }
-            let code = zmq_errno()
-            if code == EINTR { continue }
-            if code == EAGAIN { return .wouldBlock }
-            throw ZMQError(code: .init(rawValue: code), operation: "zmq_msg_recv")
+        let code = if let port {
+            port._withUnsafeGuaranteedRef { $0.receive(into: &message, dontWait: dontWait, handle: h) }
+        } else {
+            Self.receiveFrame(&message, h, dontWait: dontWait)
         }
-    }
-
-    @usableFromInline
-    static func ringOutcome(_ code: CInt) throws(ZMQError) -> ReceiveResult {
         if code == 0 { return .received }
         if code == EAGAIN { return .wouldBlock }
         throw ZMQError(code: .init(rawValue: code), operation: "zmq_msg_recv")
+    }
+
+    /// libzmq's send of one frame on socket `handle`: 0, or the errno it failed with (`EINTR`
+    /// is retried). An errno rather than a throw, because ``RingPort`` calls it inside
+    /// `_withUnsafeGuaranteedRef`, whose closure cannot throw a typed error.
+    @inlinable
+    static func sendFrame(_ message: inout Message, _ handle: UnsafeMutableRawPointer, more: Bool, dontWait: Bool) -> CInt {
+        let flags = (more ? ZMQ_SNDMORE : 0) | (dontWait ? ZMQ_DONTWAIT : 0)
+        while true {
+            if zmq_msg_send(message.msg, handle, flags) >= 0 { return 0 }
+            let code = zmq_errno()
+            if code != EINTR { return code }
+        }
+    }
+
+    /// libzmq's receive of one frame on socket `handle` into `message`: 0, or the errno it
+    /// failed with (`EINTR` is retried). The frame's `more` is libzmq's own.
+    @inlinable
+    static func receiveFrame(_ message: inout Message, _ handle: UnsafeMutableRawPointer, dontWait: Bool) -> CInt {
+        while true {
+            if zmq_msg_recv(message.msg, handle, dontWait ? ZMQ_DONTWAIT : 0) >= 0 {
+                message.ringMore = -1
+                return 0
+            }
+            let code = zmq_errno()
+            if code != EINTR { return code }
+        }
     }
 
     /// Sends and receives through in-process rings from now on (``RingPort``), and through

@@ -73,12 +73,12 @@ public final class RingPort {
             case .closed: return ETERM
             case .full: if dontWait { return EAGAIN }
             }
-            return waitToSend(&message, more: more, dontWait: false, handle: handle)
+            return waitToSend(&message, more: more, handle: handle)
         }
-        guard let dispatcher else { return Self.zmqSend(&message, handle, more: more, dontWait: dontWait) }
+        guard let dispatcher else { return Socket.sendFrame(&message, handle, more: more, dontWait: dontWait) }
         if sendingOnSocket {
             // A message's later frames always follow its first (libzmq checks the HWM per message).
-            let rc = Self.zmqSend(&message, handle, more: more, dontWait: false)
+            let rc = Socket.sendFrame(&message, handle, more: more, dontWait: false)
             if rc == 0 { sendingOnSocket = more }
             return rc
         }
@@ -86,11 +86,11 @@ public final class RingPort {
             let result = dispatcher.write(&message, more: more)
             if result == .written { return 0 }
             if result == .closed { return ETERM }
-            return waitToSend(&message, more: more, dontWait: false, handle: handle)
+            return waitToSend(&message, more: more, handle: handle)
         }
         if let rc = trySend(&message, more: more, handle: handle) { return rc }
         if dontWait { return EAGAIN }
-        return waitToSend(&message, more: more, dontWait: dontWait, handle: handle)
+        return waitToSend(&message, more: more, handle: handle)
     }
 
     /// One round over the lanes for a new message: the result, or nil when none could take it.
@@ -118,7 +118,7 @@ public final class RingPort {
     }
 
     private func sendOnSocket(_ message: inout Message, more: Bool, handle: UnsafeMutableRawPointer, turn: Int) -> Bool {
-        guard Self.zmqSend(&message, handle, more: more, dontWait: true) == 0 else {
+        guard Socket.sendFrame(&message, handle, more: more, dontWait: true) == 0 else {
             idleSocket()
             return false
         }
@@ -140,7 +140,7 @@ public final class RingPort {
     }
 
     @inline(never)
-    private func waitToSend(_ message: inout Message, more: Bool, dontWait: Bool, handle: UnsafeMutableRawPointer) -> CInt {
+    private func waitToSend(_ message: inout Message, more: Bool, handle: UnsafeMutableRawPointer) -> CInt {
         let dispatcher = dispatcher!
         let deadline = Self.deadline(handle, ZMQ_SNDTIMEO)
         while true {
@@ -179,9 +179,9 @@ public final class RingPort {
             }
             return waitToReceive(into: &message, handle: handle)
         }
-        guard let collector else { return Self.zmqReceive(&message, handle, dontWait: dontWait) }
+        guard let collector else { return Socket.receiveFrame(&message, handle, dontWait: dontWait) }
         if receivingOnSocket {
-            let rc = Self.zmqReceive(&message, handle, dontWait: false)
+            let rc = Socket.receiveFrame(&message, handle, dontWait: false)
             if rc == 0 { receivingOnSocket = message.more }
             return rc
         }
@@ -220,7 +220,7 @@ public final class RingPort {
     }
 
     private func receiveOnSocket(into message: inout Message, handle: UnsafeMutableRawPointer) -> Bool {
-        guard Self.zmqReceive(&message, handle, dontWait: true) == 0 else {
+        guard Socket.receiveFrame(&message, handle, dontWait: true) == 0 else {
             idleSocket()
             return false
         }
@@ -270,26 +270,6 @@ public final class RingPort {
     }
 
     // MARK: libzmq
-
-    static func zmqSend(_ message: inout Message, _ handle: UnsafeMutableRawPointer, more: Bool, dontWait: Bool) -> CInt {
-        let flags = (more ? ZMQ_SNDMORE : 0) | (dontWait ? ZMQ_DONTWAIT : 0)
-        while true {
-            if zmq_msg_send(message.msg, handle, flags) >= 0 { return 0 }
-            let code = zmq_errno()
-            if code != EINTR { return code }
-        }
-    }
-
-    static func zmqReceive(_ message: inout Message, _ handle: UnsafeMutableRawPointer, dontWait: Bool) -> CInt {
-        while true {
-            if zmq_msg_recv(message.msg, handle, dontWait ? ZMQ_DONTWAIT : 0) >= 0 {
-                message.ringMore = -1
-                return 0
-            }
-            let code = zmq_errno()
-            if code != EINTR { return code }
-        }
-    }
 
     /// When a wait with the socket's `option` timeout (`ZMQ_SNDTIMEO`, `ZMQ_RCVTIMEO`) ends;
     /// nil: never.
