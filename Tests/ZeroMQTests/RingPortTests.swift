@@ -238,4 +238,93 @@ struct RingPortTests {
         #expect(outbound.read(into: &message) == .frame(more: false))
         #expect(try poller.poll(timeout: .zero) == 1 && poller.events(at: 1).contains(.writable))
     }
+    /// A worker's receive reads its one ring directly, and its wait reads it through the
+    /// collector: a head read one way and the rest the other used to leave the collector
+    /// "mid-message" for ever, so it always had news, and the worker spun instead of sleeping
+    /// (two spinning workers on two cores stalled every split-form request by a time slice).
+    @Test func oneRingReadEitherWayLeavesNoMessageUnderWay() throws {
+        let context = try Context()
+        defer { context.terminate() }
+        let bell = Doorbell()
+        let ring = MessageRing(limit: 16, consumerBell: bell)
+        let collector = MessageCollector(rings: [ring], bell: bell)
+        let pull = try Socket(context, .pull)
+        pull.attach(RingPort(collector: collector))
+        var head = numbered(1), body = numbered(2)
+        #expect(ring.write(&head, more: true) == .written)
+        #expect(ring.write(&body) == .written)
+        var message = Message()
+        #expect(collector.read(into: &message) == .frame(more: true), "the head, as the port's wait reads it")
+        #expect(collector.isMidMessage)
+        #expect(try pull.receive(into: &message, dontWait: true) == .received, "the body, as the port reads it")
+        #expect(number(message) == 2)
+        #expect(!collector.isMidMessage)
+        #expect(!collector.hasPublished, "nothing is left to read: a wait sleeps")
+        let poller = try Poller([(pull, .readable)])
+        #expect(try poller.poll(timeout: .zero) == 0)
+    }
+
+    /// The same for a worker's one output ring: written through the dispatcher (its wait) and
+    /// directly (its send), the dispatcher still sees the ring's real room.
+    @Test func oneRingWrittenEitherWayReportsItsRealRoom() throws {
+        let context = try Context()
+        defer { context.terminate() }
+        let producerBell = Doorbell()
+        let ring = MessageRing(limit: 2, producerBell: producerBell)
+        let dispatcher = MessageDispatcher(rings: [ring], bell: producerBell)
+        let push = try Socket(context, .push)
+        push.attach(RingPort(dispatcher: dispatcher))
+        var first = numbered(1), second = numbered(2), third = numbered(3)
+        #expect(dispatcher.write(&first, more: true) == .written, "the head, as the port's wait writes it")
+        #expect(dispatcher.isMidMessage)
+        #expect(try push.send(&second, dontWait: true) == .sent, "the rest, as the port writes it")
+        #expect(!dispatcher.isMidMessage)
+        #expect(!dispatcher.hasRoom, "two frames in a ring of two: full")
+        #expect(try push.send(&third, dontWait: true) == .wouldBlock)
+        var message = Message()
+        #expect(ring.read(into: &message) == .frame(more: true))
+        #expect(dispatcher.hasRoom)
+    }
+
+    /// One ring beside the socket (the IM with one worker): a ring message's frames come one
+    /// after the other, never with the socket's messages between them.
+    @Test func oneRingBesideTheSocketKeepsItsMessagesWhole() throws {
+        let context = try Context()
+        defer { context.terminate() }
+        let consumerBell = Doorbell()
+        let ring = MessageRing(limit: 1000, consumerBell: consumerBell)
+        let pull = try Socket(context, .pull)
+        pull.attach(RingPort(collector: MessageCollector(rings: [ring], bell: consumerBell), alsoSocket: true))
+        try pull.setReceiveTimeout(.seconds(5))
+        try pull.bind("inproc://ring-port-one-ring")
+        let remote = try Socket(context, .push)
+        try remote.connect("inproc://ring-port-one-ring")
+        let count = 200
+        for i in 0..<count {
+            var single = numbered(1_000_000 + i)
+            #expect(try remote.send(&single) == .sent)
+            var head = numbered(i), tail = numbered(2_000_000 + i)
+            #expect(ring.write(&head, more: true) == .written)
+            #expect(ring.write(&tail) == .written)
+        }
+        var message = Message()
+        var local: [Int] = [], remoteValues: [Int] = []
+        for _ in 0..<(2 * count) {
+            #expect(try pull.receive(into: &message) == .received)
+            let value = number(message)
+            let more = message.more
+            if value >= 1_000_000 {
+                #expect(!more)
+                remoteValues.append(value - 1_000_000)
+            } else {
+                #expect(more)
+                #expect(try pull.receive(into: &message) == .received)
+                let tailMore = message.more
+                #expect(number(message) == value + 2_000_000 && !tailMore, "the ring's second frame right after its first")
+                local.append(value)
+            }
+        }
+        #expect(local == Array(0..<count))
+        #expect(remoteValues == Array(0..<count))
+    }
 }

@@ -38,6 +38,10 @@ public final class MessageCollector {
     /// one; ``MessageRing/ReadResult/closed`` when every ring is closed and drained.
     @inlinable
     public func read(into message: inout Message) -> MessageRing.ReadResult {
+        // One ring keeps a message whole by itself, and a ``RingPort`` reads a single ring
+        // directly too: no state here, so the two ways of reading it cannot disagree (a
+        // `midMessage` left set by one way made `hasPublished` true for ever: a worker spun).
+        if unretained.count == 1 { return unretained[0]._withUnsafeGuaranteedRef { $0.read(into: &message) } }
         if midMessage {
             // Published whole: the rest of the message is there.
             let result = unretained[current]._withUnsafeGuaranteedRef { $0.read(into: &message) }
@@ -82,10 +86,15 @@ public final class MessageCollector {
         }, ready: { hasNews })
     }
 
+    /// Whether a message is under way (its later frames are published and come next from the
+    /// same ring): the ring's own state, so that it holds however the ring was read (through
+    /// here, or directly by a ``RingPort``).
+    @inlinable public var isMidMessage: Bool { unretained[current]._withUnsafeGuaranteedRef { $0.readingMidMessage } }
+
     /// Whether a frame is published and unread in any ring (after arming the bell: the look
     /// that decides whether to sleep).
     public var hasPublished: Bool {
-        midMessage || rings.contains { $0.hasPublished }
+        isMidMessage || rings.contains { $0.hasPublished }
     }
 
     /// Whether every ring is closed and drained: nothing will ever come from them.

@@ -38,6 +38,9 @@ public final class MessageDispatcher {
     /// ``MessageRing/WriteResult/closed`` when every ring is closed.
     @inlinable
     public func write(_ message: inout Message, more: Bool = false) -> MessageRing.WriteResult {
+        // One ring keeps a message whole by itself, and a ``RingPort`` writes a single ring
+        // directly too: no state here, so the two ways of writing it cannot disagree.
+        if unretained.count == 1 { return unretained[0]._withUnsafeGuaranteedRef { $0.write(&message, more: more) } }
         if midMessage {
             let result = unretained[current]._withUnsafeGuaranteedRef { $0.write(&message, more: more) }
             if result == .written {
@@ -80,15 +83,19 @@ public final class MessageDispatcher {
         }, ready: { hasRoom })
     }
 
+    /// Whether a message is under way (its later frames always fit): the ring's own state, so
+    /// that it holds however the ring was written (through here, or directly by a ``RingPort``).
+    @inlinable public var isMidMessage: Bool { unretained[current]._withUnsafeGuaranteedRef { $0.midMessage } }
+
     /// Whether an open ring could take the next write (closed rings never will).
     public var hasOpenRoom: Bool {
-        midMessage || rings.contains { !$0.isClosed && !$0.isFull }
+        isMidMessage || rings.contains { !$0.isClosed && !$0.isFull }
     }
 
     /// Whether the next write would not be refused as full: the ring of the message under way,
     /// an open ring not full, or the end (every ring closed: the write reports it).
     public var hasRoom: Bool {
-        if midMessage { return true }
+        if isMidMessage { return true }
         return rings.contains { !$0.isClosed && !$0.isFull } || rings.allSatisfy(\.isClosed)
     }
 

@@ -60,9 +60,11 @@ public final class MessageRing: @unchecked Sendable {
     @usableFromInline @exclusivity(unchecked) var claimed = 0
     @usableFromInline @exclusivity(unchecked) var knownConsumed = 0
     @usableFromInline @exclusivity(unchecked) var midMessage = false
-    // Consumer: the next sequence to read, and the cursor as last read.
+    // Consumer: the next sequence to read, the cursor as last read, and whether the last frame
+    // read had `more` (the rest of its message is published and comes next).
     @usableFromInline @exclusivity(unchecked) var next = 0
     @usableFromInline @exclusivity(unchecked) var knownCursor = 0
+    @usableFromInline @exclusivity(unchecked) var readingMidMessage = false
 
     /// - Parameters:
     ///   - limit: frames the ring holds before it refuses a new message (a high-water mark);
@@ -180,6 +182,7 @@ public final class MessageRing: @unchecked Sendable {
         // libzmq's own flag in the moved `zmq_msg_t` says what the producer's message said
         // when it was received, not what was written here.
         message.ringMore = more ? 1 : 0
+        readingMidMessage = more
         next = sequence &+ 1
         // Sequentially consistent: ordered before the load of the producer's armed flag.
         consumed.pointee.store(next, ordering: .sequentiallyConsistent)

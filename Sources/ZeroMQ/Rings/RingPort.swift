@@ -82,7 +82,7 @@ public final class RingPort {
             if rc == 0 { sendingOnSocket = more }
             return rc
         }
-        if dispatcher.midMessage {
+        if dispatcher.isMidMessage {
             let result = dispatcher.write(&message, more: more)
             if result == .written { return 0 }
             if result == .closed { return ETERM }
@@ -144,7 +144,7 @@ public final class RingPort {
         let dispatcher = dispatcher!
         let deadline = Self.deadline(handle, ZMQ_SNDTIMEO)
         while true {
-            if dispatcher.midMessage {
+            if dispatcher.isMidMessage {
                 switch dispatcher.write(&message, more: more) {
                 case .written: return 0
                 case .closed: return ETERM
@@ -185,7 +185,7 @@ public final class RingPort {
             if rc == 0 { receivingOnSocket = message.more }
             return rc
         }
-        if collector.midMessage {
+        if collector.isMidMessage {
             // Published whole: the rest is there.
             if case .frame = collector.read(into: &message) { return 0 }
             return ETERM
