@@ -114,7 +114,8 @@ public final class BufferPool: Sendable {
     public func fill(_ message: inout Message, count: Int, _ fill: (UnsafeMutableRawBufferPointer) -> Void) {
         if count < zeroCopyThreshold {
             message.reset(size: count)
-            message.withUnsafeMutableBytes { fill($0) }
+            // The size is known: `zmq_msg_size` would be one more libzmq call per message.
+            fill(UnsafeMutableRawBufferPointer(start: zmq_msg_data(message.msg), count: count))
             return
         }
         let (data, owner) = acquire(count: count)

@@ -112,8 +112,10 @@ public final class ZManagerClient {
         var outbox = Outbox()
         let result: Result<Void, ZMQError> = idBytes.withUnsafeBytes { idBuffer in
             Result { () throws(ZMQError) in
-                try outbox.send(prefix: prefix, id: idBuffer, body: body, form: form ?? .preferred(forBodyCount: body.count),
-                                to: push, pool: .shared)
+                try prefix.withBytes { (prefix) throws(ZMQError) in
+                    try outbox.send(prefix: prefix, id: idBuffer, body: body, form: form ?? .preferred(forBodyCount: body.count),
+                                    to: push, pool: .shared)
+                }
             }
         }
         try result.get()

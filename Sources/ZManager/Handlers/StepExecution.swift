@@ -61,7 +61,7 @@ struct StepExecution: ~Copyable {
     /// An unchanged split-form body frame is moved; with `keepBody` it is shared
     /// (reference-counted, still no copy) instead, because execution goes on with it.
     mutating func send(
-        _ inbound: inout Inbound, prefix: HeaderPrefix, keepBody: Bool,
+        _ inbound: inout Inbound, prefix: UnsafeRawBufferPointer, keepBody: Bool,
         outbox: inout Outbox, to socket: Socket, pool: BufferPool
     ) throws(ZMQError) {
         let id = inbound.id

@@ -80,7 +80,12 @@ final class FlowRouter: Sendable {
     /// lookup retains nothing).
     private let entries: [Entry]
     private let firstEntry: [Int]
-    private let prefixes: [HeaderPrefix]
+    /// Every step's header prefix, one after the other in one buffer this router owns;
+    /// `prefixRanges[index(position)]` says where. Handing out a pointer retains nothing,
+    /// where copying a ``HeaderPrefix`` out of an array retained and released it per message.
+    // nonisolated(unsafe): written once in init, read-only afterwards, freed in deinit.
+    nonisolated(unsafe) private let prefixStorage: UnsafeMutableRawPointer
+    private let prefixRanges: [Range<Int>]
 
     /// - Parameter executes: whether this role has a handler for the step (ignored for the
     ///   Subject, which executes none).
@@ -108,8 +113,21 @@ final class FlowRouter: Sendable {
         }
         self.entries = entries
         self.firstEntry = firstEntry
-        self.prefixes = prefixes
+        var ranges: [Range<Int>] = []
+        var offset = 0
+        for prefix in prefixes {
+            ranges.append(offset..<offset + prefix.bytes.count)
+            offset += prefix.bytes.count
+        }
+        let storage = UnsafeMutableRawPointer.allocate(byteCount: max(offset, 1), alignment: 8)
+        for (prefix, range) in zip(prefixes, ranges) {
+            prefix.bytes.withUnsafeBytes { (storage + range.lowerBound).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+        }
+        prefixStorage = storage
+        prefixRanges = ranges
     }
+
+    deinit { prefixStorage.deallocate() }
 
     /// What this role does with a received message at `position`.
     @inline(__always)
@@ -119,9 +137,13 @@ final class FlowRouter: Sendable {
     @inline(__always)
     func next(after position: FlowPosition) -> Next? { entries[index(position)].next }
 
-    /// The header prefix (the step's five fields) to send a message at `position` under.
+    /// The header prefix (the step's five fields) to send a message at `position` under: bytes
+    /// owned by this router, valid while it lives (a role keeps its router for its life).
     @inline(__always)
-    func prefix(_ position: FlowPosition) -> HeaderPrefix { prefixes[index(position)] }
+    func prefix(_ position: FlowPosition) -> UnsafeRawBufferPointer {
+        let range = prefixRanges[index(position)]
+        return UnsafeRawBufferPointer(start: prefixStorage + range.lowerBound, count: range.count)
+    }
 
     /// Whether the step at `position` is `@ASYNC`.
     func isAsync(_ position: FlowPosition) -> Bool { routing.kind(position) == .async }

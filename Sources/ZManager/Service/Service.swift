@@ -79,7 +79,7 @@ public final class Service {
                 guard executes(position), let entry = resolved.handler(at: position) else { continue }
                 handlers[router.index(position)] = StepHandler(
                     run: byEntry[entry.index], context: StepContext(step: step, stepIndex: s, executor: name))
-                subscriptions.append(String(decoding: router.prefix(position).bytes, as: UTF8.self))
+                subscriptions.append(String(decoding: router.prefix(position), as: UTF8.self))
             }
         }
         self.router = router

@@ -102,7 +102,9 @@ struct EarlyAnswers: ~Copyable {
     mutating func take(id: String, head: inout Message, body: inout Message) -> Answer? {
         guard let slot = slotOfID.removeValue(forKey: id), let answer = answers[slot] else { return nil }
         head.move(from: &frames[2 * slot])
-        if answer.form == .split { body.move(from: &frames[2 * slot + 1]) }
+        // A single-form answer leaves no body behind: `Inbound` resets its body only after a
+        // split-form message.
+        if answer.form == .split { body.move(from: &frames[2 * slot + 1]) } else { body.reset() }
         answers[slot] = nil
         // The slot stays in `order` until it reaches the front; it is freed there.
         return answer

@@ -364,29 +364,38 @@ public final class Subject {
         case .completedCommand:
             try continueCompleted(&inbound)
         case .asyncResponse:
-            // An external party's response to a parked flow.
-            let id = inbound.idString
-            guard let position = positions.position(of: inbound, in: router.routing.flows), router.isAsync(position) else {
-                return fail(.asyncUnknown, flow: inbound.flowString, id: id,
-                            "no ASYNC step of a known flow matches this response's header", form: inbound.form)
-            }
-            guard let entry = parked.entry(id: id) else {
-                // Not parked (yet): the park may still be on its way (EarlyAnswers).
-                return holdEarly(&inbound, id: id, kind: .stepHeader(position))
-            }
-            // Check before taking the entry: a response naming the wrong step must not
-            // consume the parked flow, which then still times out (or gets its right answer).
-            guard entry.position == position, parked.resume(id: id) != nil else {
-                return fail(.asyncUnknown, flow: inbound.flowString, id: id,
-                            "the flow parked with this id waits at another ASYNC step", form: inbound.form)
-            }
-            statistics.parked.wrappingSubtract(1, ordering: .relaxed)
-            try dispatchUnchanged(&inbound)
+            try resumeParked(&inbound, router)
         case .published:
             try forward(&inbound, to: toIntegrationManager)
         case .step:
             try dispatchUnchanged(&inbound)
         }
+    }
+
+    /// An external party's response to a parked flow: it goes on at its ASYNC step.
+    ///
+    /// Out of line: a parked entry holds a `ContinuousClock.Instant`, whose layout is known
+    /// only at run time, and inlined into ``route(_:_:)`` it made every message ask for that
+    /// layout (three type-metadata calls per message).
+    @inline(never)
+    private func resumeParked(_ inbound: inout Inbound, _ router: FlowRouter) throws(ZMQError) {
+        let id = inbound.idString
+        guard let position = positions.position(of: inbound, in: router.routing.flows), router.isAsync(position) else {
+            return fail(.asyncUnknown, flow: inbound.flowString, id: id,
+                        "no ASYNC step of a known flow matches this response's header", form: inbound.form)
+        }
+        guard let entry = parked.entry(id: id) else {
+            // Not parked (yet): the park may still be on its way (EarlyAnswers).
+            return holdEarly(&inbound, id: id, kind: .stepHeader(position))
+        }
+        // Check before taking the entry: a response naming the wrong step must not
+        // consume the parked flow, which then still times out (or gets its right answer).
+        guard entry.position == position, parked.resume(id: id) != nil else {
+            return fail(.asyncUnknown, flow: inbound.flowString, id: id,
+                        "the flow parked with this id waits at another ASYNC step", form: inbound.form)
+        }
+        statistics.parked.wrappingSubtract(1, ordering: .relaxed)
+        try dispatchUnchanged(&inbound)
     }
 
     /// DigitalPy's ASYNC answer, `completed_command~~~~done~<id>~` (a `DigitalPyService`
@@ -415,9 +424,10 @@ public final class Subject {
     private func control(_ verb: ControlVerb, _ inbound: inout Inbound, _ router: FlowRouter) throws(ZMQError) {
         switch verb {
         case .ping:
-            let prefix = HeaderPrefix(fields: [Topics.controlConfig, "PONG", "", "", ""])
-            try outbox.send(prefix: prefix, id: inbound.headBytes, body: UnsafeRawBufferPointer(start: nil, count: 0),
-                            form: .single, to: toIntegrationManager, pool: pool)
+            try HeaderPrefix(fields: [Topics.controlConfig, "PONG", "", "", ""]).withBytes { (prefix) throws(ZMQError) in
+                try outbox.send(prefix: prefix, id: inbound.headBytes, body: UnsafeRawBufferPointer(start: nil, count: 0),
+                                form: .single, to: toIntegrationManager, pool: pool)
+            }
         case .park:
             guard let position = positions.position(of: inbound, in: router.routing.flows),
                   router.isAsync(position)
@@ -478,13 +488,15 @@ public final class Subject {
             statistics.parked.wrappingAdd(1, ordering: .relaxed)
         }
         let step = flow.steps[position.step]
-        let prefix = HeaderPrefix(fields: [Topics.asyncConfig, Topics.parkedDecorator, "", flow.name, step.action])
+        let notice = HeaderPrefix(fields: [Topics.asyncConfig, Topics.parkedDecorator, "", flow.name, step.action])
         if inbound.form == .single,
            let body = inbound.withBody({ PythonBodies.settingPrevFlows(PythonBodies.prevFlowEntry(step: step, id: id), in: $0) }) {
             // A Python party gets DigitalPy's continuation state in the values it reads.
-            try outbox.send(prefix: prefix, id: inbound.id, body: body, form: .single, to: toIntegrationManager, pool: pool)
+            try notice.withBytes { (prefix) throws(ZMQError) in
+                try outbox.send(prefix: prefix, id: inbound.id, body: body, form: .single, to: toIntegrationManager, pool: pool)
+            }
         } else {
-            try send(&inbound, prefix: prefix, to: toIntegrationManager)
+            try notice.withBytes { (prefix) throws(ZMQError) in try send(&inbound, prefix: prefix, to: toIntegrationManager) }
         }
     }
 
@@ -527,7 +539,7 @@ public final class Subject {
 
     /// Sends the message under a new header: in split form its body frame is moved, in single
     /// form the body is copied into the new frame.
-    private func send(_ inbound: inout Inbound, prefix: HeaderPrefix, to socket: Socket) throws(ZMQError) {
+    private func send(_ inbound: inout Inbound, prefix: UnsafeRawBufferPointer, to socket: Socket) throws(ZMQError) {
         switch inbound.form {
         case .split:
             try outbox.send(prefix: prefix, id: inbound.id, bodyFrame: &inbound.body, to: socket)
@@ -539,7 +551,7 @@ public final class Subject {
     /// Sends the message to the workers under `prefix` without blocking; if no worker can take
     /// it, it waits in the backlog (oldest first), or, with the backlog full, fails at once with
     /// ``ErrorKind/noWorkers``.
-    private func dispatch(_ inbound: inout Inbound, as prefix: HeaderPrefix) throws(ZMQError) {
+    private func dispatch(_ inbound: inout Inbound, as prefix: UnsafeRawBufferPointer) throws(ZMQError) {
         if let reliable {
             switch inbound.form {
             case .split:

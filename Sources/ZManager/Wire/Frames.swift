@@ -84,7 +84,10 @@ struct Inbound: ~Copyable {
             bodyFrameCount = body.count
             form = .split
         } else {
-            body.reset()
+            // `body` holds a frame only after a split-form message (what moves it out leaves
+            // it empty): resetting an empty message is two libzmq calls, about 50
+            // instructions per single-form message.
+            if form == .split { body.reset() }
             form = .single
         }
         headBytes = headFrame
@@ -213,8 +216,14 @@ struct StaticBytes: Sendable {
     }
 }
 
-/// A header without its id: `config~decorator~source~context~action~`, precomputed once
-/// per flow step so that writing a header is two `memcpy`s.
+/// A header without its id: `config~decorator~source~context~action~`, built once per flow
+/// step (``FlowRouter`` keeps them) or for a one-off message (an error, a pong).
+///
+/// ``Outbox`` takes a prefix as its bytes (`UnsafeRawBufferPointer`), not as this value:
+/// copying a `HeaderPrefix` out of a table retains and releases its array, measured about
+/// 40 instructions per message in the Subject, while a router hands out pointers into one
+/// buffer it owns (``FlowRouter/prefix(_:)``). A one-off prefix lends its bytes with
+/// ``withBytes(_:)``.
 struct HeaderPrefix: Sendable {
     let bytes: [UInt8]
 
@@ -225,6 +234,15 @@ struct HeaderPrefix: Sendable {
     init(fields: [String]) {
         precondition(fields.count == 5)
         bytes = Array((fields.joined(separator: "~") + "~").utf8)
+    }
+
+    /// Calls `body` with the prefix's bytes, valid during the call.
+    @discardableResult
+    func withBytes<R>(_ body: (UnsafeRawBufferPointer) throws(ZMQError) -> R) throws(ZMQError) -> R {
+        let result: Result<R, ZMQError> = bytes.withUnsafeBytes { bytes in
+            Result { () throws(ZMQError) in try body(bytes) }
+        }
+        return try result.get()
     }
 }
 
@@ -243,7 +261,7 @@ struct Outbox: ~Copyable {
     /// ``header`` (its body is not built yet).
     @discardableResult
     mutating func send(
-        prefix: HeaderPrefix, id: UnsafeRawBufferPointer, body: UnsafeRawBufferPointer, form: WireForm,
+        prefix: UnsafeRawBufferPointer, id: UnsafeRawBufferPointer, body: UnsafeRawBufferPointer, form: WireForm,
         to socket: Socket, pool: BufferPool, dontWait: Bool = false
     ) throws(ZMQError) -> SendResult {
         switch form {
@@ -261,13 +279,13 @@ struct Outbox: ~Copyable {
 
     /// Writes the single-form frame `prefix + id + "~" + body` into ``frame`` without sending it.
     @inline(__always)
-    mutating func fillSingle(prefix: HeaderPrefix, id: UnsafeRawBufferPointer, body: UnsafeRawBufferPointer, pool: BufferPool) {
-        let headerCount = prefix.bytes.count + id.count + 1
+    mutating func fillSingle(prefix: UnsafeRawBufferPointer, id: UnsafeRawBufferPointer, body: UnsafeRawBufferPointer, pool: BufferPool) {
+        let headerCount = prefix.count + id.count + 1
         pool.fill(&frame, count: headerCount + body.count) { out in
             if let idBase = id.baseAddress, let bodyBase = body.baseAddress, idBase + id.count + 1 == bodyBase {
                 // `id~body` straight from the received frame: one copy instead of three.
-                prefix.bytes.withUnsafeBytes { out.copyMemory(from: $0) }
-                UnsafeMutableRawBufferPointer(rebasing: out[prefix.bytes.count...])
+                out.copyMemory(from: prefix)
+                UnsafeMutableRawBufferPointer(rebasing: out[prefix.count...])
                     .copyMemory(from: UnsafeRawBufferPointer(start: idBase, count: id.count + 1 + body.count))
                 return
             }
@@ -280,15 +298,15 @@ struct Outbox: ~Copyable {
 
     /// Writes the split-form header frame `prefix + id + "~"` into ``header`` without sending it.
     @inline(__always)
-    mutating func fillHeader(prefix: HeaderPrefix, id: UnsafeRawBufferPointer) {
-        header.reset(size: prefix.bytes.count + id.count + 1)
+    mutating func fillHeader(prefix: UnsafeRawBufferPointer, id: UnsafeRawBufferPointer) {
+        header.reset(size: prefix.count + id.count + 1)
         header.withUnsafeMutableBytes { Outbound.writeHeader(prefix, id, into: $0) }
     }
 
     /// ``send(prefix:id:body:form:to:pool:dontWait:)`` for a body held in an array.
     @discardableResult
     mutating func send(
-        prefix: HeaderPrefix, id: UnsafeRawBufferPointer, body: [UInt8], form: WireForm,
+        prefix: UnsafeRawBufferPointer, id: UnsafeRawBufferPointer, body: [UInt8], form: WireForm,
         to socket: Socket, pool: BufferPool, dontWait: Bool = false
     ) throws(ZMQError) -> SendResult {
         let result: Result<SendResult, ZMQError> = body.withUnsafeBytes { bytes in
@@ -304,7 +322,7 @@ struct Outbox: ~Copyable {
     /// ``SendResult/wouldBlock``: the header stays in ``header`` and `bodyFrame` is untouched.
     @discardableResult
     mutating func send(
-        prefix: HeaderPrefix, id: UnsafeRawBufferPointer, bodyFrame: inout Message, to socket: Socket,
+        prefix: UnsafeRawBufferPointer, id: UnsafeRawBufferPointer, bodyFrame: inout Message, to socket: Socket,
         dontWait: Bool = false
     ) throws(ZMQError) -> SendResult {
         guard try sendHeaderFrame(prefix: prefix, id: id, to: socket, dontWait: dontWait) == .sent else { return .wouldBlock }
@@ -313,7 +331,7 @@ struct Outbox: ~Copyable {
         return try socket.send(&bodyFrame)
     }
 
-    private mutating func sendHeaderFrame(prefix: HeaderPrefix, id: UnsafeRawBufferPointer, to socket: Socket,
+    private mutating func sendHeaderFrame(prefix: UnsafeRawBufferPointer, id: UnsafeRawBufferPointer, to socket: Socket,
                                           dontWait: Bool) throws(ZMQError) -> SendResult {
         fillHeader(prefix: prefix, id: id)
         return try socket.send(&header, more: true, dontWait: dontWait)
@@ -341,9 +359,9 @@ struct Outbox: ~Copyable {
 
 enum Outbound {
     @inline(__always)
-    static func writeHeader(_ prefix: HeaderPrefix, _ id: UnsafeRawBufferPointer, into out: UnsafeMutableRawBufferPointer) {
-        prefix.bytes.withUnsafeBytes { out.copyMemory(from: $0) }
-        let idStart = prefix.bytes.count
+    static func writeHeader(_ prefix: UnsafeRawBufferPointer, _ id: UnsafeRawBufferPointer, into out: UnsafeMutableRawBufferPointer) {
+        out.copyMemory(from: prefix)
+        let idStart = prefix.count
         if id.count > 0 { UnsafeMutableRawBufferPointer(rebasing: out[idStart...]).copyMemory(from: id) }
         out[idStart + id.count] = WireHeader.delimiter
     }
@@ -363,8 +381,10 @@ enum Outbound {
         let body = encodeBody(report, form)
         var outbox = Outbox()
         return idBytes.withUnsafeBytes { idBuffer in
-            (try? outbox.send(prefix: prefix, id: idBuffer, body: body, form: form, to: socket, pool: .shared,
-                              dontWait: dontWait)) == .sent
+            (try? prefix.withBytes { (prefix) throws(ZMQError) in
+                try outbox.send(prefix: prefix, id: idBuffer, body: body, form: form, to: socket, pool: .shared,
+                                dontWait: dontWait)
+            }) == .sent
         }
     }
 

@@ -47,6 +47,11 @@ public final class RingPort {
     let onlyOutput: Unmanaged<MessageRing>?
     /// A port that only receives, from one ring (a worker's steps).
     let onlyInput: Unmanaged<MessageRing>?
+    /// `dispatcher` and `collector` unretained, for the per-message paths: `guard let` on the
+    /// optional class references retained and released them on every send and receive
+    /// (measured about 80 instructions per message in the Subject). The port owns both.
+    let sending: Unmanaged<MessageDispatcher>?
+    let receiving: Unmanaged<MessageCollector>?
 
     public init(dispatcher: MessageDispatcher? = nil, collector: MessageCollector? = nil, alsoSocket: Bool = false) {
         precondition(dispatcher != nil || collector != nil, "a ring port sends or receives through rings")
@@ -55,6 +60,8 @@ public final class RingPort {
         self.alsoSocket = alsoSocket
         onlyOutput = !alsoSocket && dispatcher?.rings.count == 1 ? dispatcher.map { .passUnretained($0.rings[0]) } : nil
         onlyInput = !alsoSocket && collector?.rings.count == 1 ? collector.map { .passUnretained($0.rings[0]) } : nil
+        sending = dispatcher.map { .passUnretained($0) }
+        receiving = collector.map { .passUnretained($0) }
     }
 
     /// Closes the rings (peers see the end; what is published is still read).
@@ -75,15 +82,15 @@ public final class RingPort {
             }
             return waitToSend(&message, more: more, handle: handle)
         }
-        guard let dispatcher else { return Socket.sendFrame(&message, handle, more: more, dontWait: dontWait) }
+        guard let sending else { return Socket.sendFrame(&message, handle, more: more, dontWait: dontWait) }
         if sendingOnSocket {
             // A message's later frames always follow its first (libzmq checks the HWM per message).
             let rc = Socket.sendFrame(&message, handle, more: more, dontWait: false)
             if rc == 0 { sendingOnSocket = more }
             return rc
         }
-        if dispatcher.isMidMessage {
-            let result = dispatcher.write(&message, more: more)
+        if sending._withUnsafeGuaranteedRef({ $0.isMidMessage }) {
+            let result = sending._withUnsafeGuaranteedRef { $0.write(&message, more: more) }
             if result == .written { return 0 }
             if result == .closed { return ETERM }
             return waitToSend(&message, more: more, handle: handle)
@@ -96,23 +103,24 @@ public final class RingPort {
     /// One round over the lanes for a new message: the result, or nil when none could take it.
     /// The socket's turn comes after every ring has had one (its peers together are one lane).
     private func trySend(_ message: inout Message, more: Bool, handle: UnsafeMutableRawPointer) -> CInt? {
-        let dispatcher = dispatcher!
+        let sending = sending!
+        let turn = alsoSocket ? sending._withUnsafeGuaranteedRef { $0.rings.count } : 0
         var triedSocket = false
         if alsoSocket {
             if pause > 0 {
                 pause &-= 1
             } else {
                 triedSocket = true
-                if sendOnSocket(&message, more: more, handle: handle, turn: dispatcher.rings.count) { return 0 }
+                if sendOnSocket(&message, more: more, handle: handle, turn: turn) { return 0 }
             }
         }
-        switch dispatcher.write(&message, more: more) {
+        switch sending._withUnsafeGuaranteedRef({ $0.write(&message, more: more) }) {
         case .written:
             return 0
         case .closed where !alsoSocket:
             return ETERM
         case .full, .closed:
-            if alsoSocket, !triedSocket, sendOnSocket(&message, more: more, handle: handle, turn: dispatcher.rings.count) { return 0 }
+            if alsoSocket, !triedSocket, sendOnSocket(&message, more: more, handle: handle, turn: turn) { return 0 }
             return nil
         }
     }
@@ -179,15 +187,15 @@ public final class RingPort {
             }
             return waitToReceive(into: &message, handle: handle)
         }
-        guard let collector else { return Socket.receiveFrame(&message, handle, dontWait: dontWait) }
+        guard let receiving else { return Socket.receiveFrame(&message, handle, dontWait: dontWait) }
         if receivingOnSocket {
             let rc = Socket.receiveFrame(&message, handle, dontWait: false)
             if rc == 0 { receivingOnSocket = message.more }
             return rc
         }
-        if collector.isMidMessage {
+        if receiving._withUnsafeGuaranteedRef({ $0.isMidMessage }) {
             // Published whole: the rest is there.
-            if case .frame = collector.read(into: &message) { return 0 }
+            if case .frame = receiving._withUnsafeGuaranteedRef({ $0.read(into: &message) }) { return 0 }
             return ETERM
         }
         if let rc = tryReceive(into: &message, handle: handle) { return rc }
@@ -198,7 +206,7 @@ public final class RingPort {
     /// One look for a new message: the socket's side in its turn (every other message while it
     /// is busy, ever less often while it is idle), the rings, and the socket before giving up.
     private func tryReceive(into message: inout Message, handle: UnsafeMutableRawPointer) -> CInt? {
-        let collector = collector!
+        let receiving = receiving!
         var triedSocket = false
         if alsoSocket {
             if pause > 0 {
@@ -208,7 +216,7 @@ public final class RingPort {
                 if receiveOnSocket(into: &message, handle: handle) { return 0 }
             }
         }
-        switch collector.read(into: &message) {
+        switch receiving._withUnsafeGuaranteedRef({ $0.read(into: &message) }) {
         case .frame:
             return 0
         case .closed where !alsoSocket:

@@ -139,9 +139,9 @@ struct RoutingFlowRouterTests {
     func prefixes() throws {
         let subject = try router(.subject)
         let next = try #require(try next(subject, after: "Plain", 0))
-        #expect(String(decoding: subject.prefix(next.position).bytes, as: UTF8.self) == "Plain~~Subject~Plain~work~")
-        #expect(String(decoding: subject.prefix(try position("Plain", 2)).bytes, as: UTF8.self) == "Plain~~~~done~")
-        #expect(String(decoding: subject.prefix(try position("Parked", 1)).bytes, as: UTF8.self)
+        #expect(String(decoding: subject.prefix(next.position), as: UTF8.self) == "Plain~~Subject~Plain~work~")
+        #expect(String(decoding: subject.prefix(try position("Plain", 2)), as: UTF8.self) == "Plain~~~~done~")
+        #expect(String(decoding: subject.prefix(try position("Parked", 1)), as: UTF8.self)
             == "Parked~ASYNC~Subject~Parked~external~")
     }
 
