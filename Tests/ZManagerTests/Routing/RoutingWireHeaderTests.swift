@@ -1,5 +1,6 @@
 import Testing
 @testable import ZManager
+import ZeroMQ
 
 @Suite("Routing: wire header")
 struct RoutingWireHeaderTests {
@@ -245,5 +246,60 @@ struct HeaderKeyMemoTests {
         let longKey = "\(Self.long)~~svc~\(Self.long)~Push~"
         let third = try generation(after: longKey + "5~")
         #expect(try generation(after: longKey + "6~") != third)
+    }
+}
+
+@Suite("Wire: an Inbound between forms")
+struct InboundFormTests {
+    /// `Inbound.receive` resets its body frame only after a split-form message (an empty one
+    /// costs two libzmq calls per single-form message): a body must never outlive its
+    /// message, whichever forms follow each other.
+    @Test("a single-form message after a split one leaves no body frame behind")
+    func bodyFrameEndsWithItsMessage() throws {
+        let context = try Context()
+        defer { context.terminate() }
+        let pull = try Socket(context, .pull)
+        try pull.bind("inproc://inbound-forms")
+        let push = try Socket(context, .push)
+        try push.connect("inproc://inbound-forms")
+        defer {
+            pull.close()
+            push.close()
+        }
+        func sendSplit(_ id: String, body: String) throws {
+            var header = Message(string: "F~~s~c~a~\(id)~")
+            var frame = Message(string: body)
+            _ = try push.send(&header, more: true)
+            _ = try push.send(&frame)
+        }
+        var inbound = Inbound()
+        func receive() throws -> (form: WireForm, id: String, body: String, bodyFrame: Int) {
+            guard case .message = try inbound.receive(from: pull, maxSize: 1 << 20, maxIDLength: 256) else {
+                Issue.record("no message")
+                return (.single, "", "", -1)
+            }
+            let body = inbound.withBody { String(decoding: $0, as: UTF8.self) }
+            return (inbound.form, inbound.idString, body, inbound.body.count)
+        }
+        try sendSplit("1", body: "split body one")
+        _ = try push.send(string: "F~~s~c~a~2~single body")
+        _ = try push.send(string: "F~~s~c~a~3~another single")
+        try sendSplit("4", body: "split body two")
+        try sendSplit("5", body: "three")
+        _ = try push.send(string: "F~~s~c~a~6~")
+
+        let first = try receive()
+        #expect(first.form == .split && first.id == "1" && first.body == "split body one" && first.bodyFrame == 14)
+        let second = try receive()
+        #expect(second.form == .single && second.id == "2" && second.body == "single body")
+        #expect(second.bodyFrame == 0, "the split message's body frame is released")
+        let third = try receive()
+        #expect(third.form == .single && third.body == "another single" && third.bodyFrame == 0)
+        let fourth = try receive()
+        #expect(fourth.form == .split && fourth.body == "split body two" && fourth.bodyFrame == 14)
+        let fifth = try receive()
+        #expect(fifth.form == .split && fifth.id == "5" && fifth.body == "three" && fifth.bodyFrame == 5)
+        let sixth = try receive()
+        #expect(sixth.form == .single && sixth.id == "6" && sixth.body.isEmpty && sixth.bodyFrame == 0)
     }
 }
