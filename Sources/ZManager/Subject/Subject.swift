@@ -341,10 +341,7 @@ public final class Subject {
                             "the node is stopping and starts no new flows", form: inbound.form)
             }
             statistics.flowsStarted.wrappingAdd(1, ordering: .relaxed)
-            if let flowDeadlines {
-                flowDeadlines.started(id: inbound.id, flow: inbound.fields.bytes(.config, in: inbound.headBytes),
-                                      form: inbound.form, now: .now)
-            }
+            if let flowDeadlines { noteStarted(inbound, in: flowDeadlines) }
             guard let position = positions.position(of: inbound, in: router.routing.flows),
                   let next = router.next(after: position)
             else { return unknown(&inbound) }
@@ -370,6 +367,13 @@ public final class Subject {
         case .step:
             try dispatchUnchanged(&inbound)
         }
+    }
+
+    /// Starts the clock of a new flow (`limits.flow_timeout`). Out of line: it reads the clock.
+    @inline(never)
+    private func noteStarted(_ inbound: borrowing Inbound, in flowDeadlines: FlowDeadlines) {
+        flowDeadlines.started(id: inbound.id, flow: inbound.fields.bytes(.config, in: inbound.headBytes),
+                              form: inbound.form, now: .now)
     }
 
     /// An external party's response to a parked flow: it goes on at its ASYNC step.
@@ -569,12 +573,12 @@ public final class Subject {
             guard try outbox.send(prefix: prefix, id: inbound.id, bodyFrame: &inbound.body, to: toWorkers, dontWait: true)
                 == .wouldBlock else { return }
             guard !backlog.isFull else { return refuse(inbound) }
-            held(backlog.append(&outbox.header, &inbound.body, deadline: dispatchDeadline))
+            holdForWorkers(&outbox.header, &inbound.body)
         case .single:
             guard try outbox.send(prefix: prefix, id: inbound.id, body: inbound.singleFormBody, form: .single,
                                   to: toWorkers, pool: pool, dontWait: true) == .wouldBlock else { return }
             guard !backlog.isFull else { return refuse(inbound) }
-            held(backlog.append(&outbox.frame, deadline: dispatchDeadline))
+            holdForWorkers(&outbox.frame)
         }
     }
 
@@ -594,18 +598,32 @@ public final class Subject {
         case .split:
             guard try toWorkers.send(&inbound.head, more: true, dontWait: true) == .sent else {
                 guard !backlog.isFull else { return refuse(inbound) }
-                return held(backlog.append(&inbound.head, &inbound.body, deadline: dispatchDeadline))
+                return holdForWorkers(&inbound.head, &inbound.body)
             }
             _ = try toWorkers.send(&inbound.body)
         case .single:
             guard try toWorkers.send(&inbound.head, dontWait: true) == .sent else {
                 guard !backlog.isFull else { return refuse(inbound) }
-                return held(backlog.append(&inbound.head, deadline: dispatchDeadline))
+                return holdForWorkers(&inbound.head)
             }
         }
     }
 
-    private var dispatchDeadline: ContinuousClock.Instant { ContinuousClock.now + limits.dispatchTimeout }
+    // Out of line, like every use of a `ContinuousClock.Instant` on the way of a message: its
+    // layout is known only at run time, so a function holding one asks for the type's metadata
+    // (and sizes a stack slot) on every call, whether or not the branch runs.
+
+    /// Keeps a one-frame message for the workers until one can take it, or its deadline.
+    @inline(never)
+    private func holdForWorkers(_ frame: inout Message) {
+        held(backlog.append(&frame, deadline: ContinuousClock.now + limits.dispatchTimeout))
+    }
+
+    /// Keeps a two-frame message for the workers until one can take it, or its deadline.
+    @inline(never)
+    private func holdForWorkers(_ first: inout Message, _ second: inout Message) {
+        held(backlog.append(&first, &second, deadline: ContinuousClock.now + limits.dispatchTimeout))
+    }
 
     /// Counts a message moved into the backlog (which had room: checked before).
     private func held(_ kept: Bool) {
