@@ -88,6 +88,7 @@ public final class IntegrationManager {
         var second = Message()
         var scratch = Message()
         var untilSubscriptions = Self.subscriptionReadInterval
+        var results = ResultKeyMemo()
         do {
             while true {
                 untilSubscriptions -= 1
@@ -106,12 +107,14 @@ public final class IntegrationManager {
                 statistics.integrationManagerReceived.wrappingAdd(1, ordering: .relaxed)
                 // One look at the first frame gives its size and what it ends (each libzmq
                 // accessor is a call).
-                var (firstSize, outcome) = frame.withUnsafeBytes { ($0.count, Self.outcome(of: $0)) }
+                var bytes = frame.withUnsafeBytes { $0 }
+                var (firstSize, outcome) = (bytes.count, results.outcome(of: bytes))
                 var copy = false
                 if firstSize == 2, outcome == nil, frame.more, frame.withUnsafeBytes({ $0[0] == 0 && $0[1] == CopyMarker.verb }) {
                     copy = true
                     _ = try pull.receive(into: &frame)
-                    (firstSize, outcome) = frame.withUnsafeBytes { ($0.count, Self.outcome(of: $0)) }
+                    bytes = frame.withUnsafeBytes { $0 }
+                    (firstSize, outcome) = (bytes.count, results.outcome(of: bytes))
                 }
                 let two = frame.more
                 if two { _ = try pull.receive(into: &second) }
@@ -331,24 +334,28 @@ public final class IntegrationManager {
     /// decorator), then one word (`~~~done~`: empty source and context, action `done`), then
     /// one more `~` (the id's). A full header parse cost about 200 instructions per message;
     /// only steps, which are not on the result path, pay for one.
-    static func outcome(of frame: UnsafeRawBufferPointer) -> Outcome? {
-        guard let base = frame.baseAddress else { return nil }
+    static func outcome(of frame: UnsafeRawBufferPointer) -> Outcome? { classify(frame).outcome }
+
+    /// ``outcome(of:)``, and for a result the length of its key part (the bytes before the
+    /// id, `config~decorator~~~done~`), which ``ResultKeyMemo`` remembers; 0 otherwise.
+    static func classify(_ frame: UnsafeRawBufferPointer) -> (outcome: Outcome?, resultKeyCount: Int) {
+        guard let base = frame.baseAddress else { return (nil, 0) }
         var tildes: (Int64, Int64) = (0, 0)
         let found = withUnsafeMutablePointer(to: &tildes) {
             $0.withMemoryRebound(to: Int64.self, capacity: 2) {
                 zm_find_tildes(base.assumingMemoryBound(to: UInt8.self), frame.count, 2, $0)
             }
         }
-        guard found == 2 else { return nil }
+        guard found == 2 else { return (nil, 0) }
         let configEnd = Int(tildes.0), decoratorEnd = Int(tildes.1)
         let config = UnsafeRawBufferPointer(start: base, count: configEnd)
         if errorConfig.equals(config) {
             let decorator = UnsafeRawBufferPointer(start: base + configEnd + 1, count: decoratorEnd - configEnd - 1)
-            guard errorDecorator.equals(decorator), let fields = try? WireHeader.parse(frame) else { return nil }
+            guard errorDecorator.equals(decorator), let fields = try? WireHeader.parse(frame) else { return (nil, 0) }
             let kind = fields.bytes(.action, in: frame)
             // A `draining` refusal ends no flow: the Subject started none.
-            if draining.equals(kind) { return .refusal }
-            return .error(ErrorKind(rawValue: String(decoding: kind, as: UTF8.self)))
+            if draining.equals(kind) { return (.refusal, 0) }
+            return (.error(ErrorKind(rawValue: String(decoding: kind, as: UTF8.self))), 0)
         }
         // `~~~done~` from the decorator's `~` on: the decorator's, source's and context's
         // terminators, `done`, and the action's terminator.
@@ -357,9 +364,9 @@ public final class IntegrationManager {
         if afterPattern < frame.count,
            emptySourceContextDone.equals(UnsafeRawBufferPointer(start: base + decoratorEnd, count: pattern)),
            memchr(base + afterPattern, Int32(WireHeader.delimiter), frame.count - afterPattern) != nil {
-            return completedCommand.equals(config) ? nil : .result
+            return completedCommand.equals(config) ? (nil, 0) : (.result, afterPattern)
         }
-        if completedCommand.equals(config) || controlConfig.equals(config) || asyncConfig.equals(config) { return nil }
-        return (try? WireHeader.parse(frame)) != nil ? .step : nil
+        if completedCommand.equals(config) || controlConfig.equals(config) || asyncConfig.equals(config) { return (nil, 0) }
+        return ((try? WireHeader.parse(frame)) != nil ? .step : nil, 0)
     }
 }

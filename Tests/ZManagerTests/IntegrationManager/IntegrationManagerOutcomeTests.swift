@@ -68,6 +68,39 @@ struct IntegrationManagerOutcomeTests {
     }
 }
 
+@Suite("Integration Manager: the result key memo")
+struct ResultKeyMemoTests {
+    @Test("classifies as the full classification does, in any order of results, near-results and other frames")
+    func agreesWithTheFullClassification() {
+        var rng = SplitMix64(seed: 0x2026_1203)
+        // Results of a few flows (the memo's hits), frames that share a result's key but are
+        // not results (no id terminator, nothing after the key), the core's own topics with a
+        // result-like tail, and random header-like pieces.
+        let keys = ["Echo~~~~done~", "Echo~PUBLISH~~~done~", "B~~~~done~", "zmanager_control~~~~done~",
+                    "completed_command~~~~done~", "zmanager_error~ERROR~~~done~", "Echo~~~~donee~", "Echo~~x~~done~",
+                    String(repeating: "L", count: 300) + "~~~~done~"]
+        let tails = ["id-1~body", "~", "id", "", "id~", "a~b~c", "x"]
+        let pieces = ["", "~", "~~", "~~~", "done", "Echo", "ERROR", Topics.errorConfig, "~~~done~", "id-42", "PUBLISH"]
+        var memo = ResultKeyMemo()
+        var results = 0
+        for _ in 0..<20_000 {
+            var text: String
+            if rng.next() % 4 == 0 {
+                text = ""
+                for _ in 0..<Int(rng.next() % 9) { text += pieces[Int(rng.next() % UInt64(pieces.count))] }
+            } else {
+                text = keys[Int(rng.next() % UInt64(keys.count))] + tails[Int(rng.next() % UInt64(tails.count))]
+            }
+            let frame = Array(text.utf8)
+            let full = frame.withUnsafeBytes { IntegrationManager.outcome(of: $0) }
+            let memoised = frame.withUnsafeBytes { memo.outcome(of: $0) }
+            #expect(memoised == full, "\(text)")
+            if full == .result { results += 1 }
+        }
+        #expect(results > 3_000, "the sequence has results for the memo to remember")
+    }
+}
+
 /// A small deterministic generator (SplitMix64), so a failure reproduces.
 struct SplitMix64 {
     var state: UInt64
