@@ -13,6 +13,23 @@ private func number(_ message: borrowing Message) -> Int {
     message.withUnsafeBytes { $0.loadUnaligned(as: Int.self) }
 }
 
+/// The Integration Manager's shape: a PULL socket that reads one ring and its libzmq peers,
+/// and a PUSH peer connected to it (`inproc://NAME`); `body` gets the ring, the PULL (5 s
+/// receive timeout) and the peer.
+private func withRingBesideSocket(_ name: String, _ body: (MessageRing, Socket, Socket) throws -> Void) throws {
+    let context = try Context()
+    defer { context.terminate() }
+    let consumerBell = Doorbell()
+    let ring = MessageRing(limit: 1000, consumerBell: consumerBell)
+    let pull = try Socket(context, .pull)
+    pull.attach(RingPort(collector: MessageCollector(rings: [ring], bell: consumerBell), alsoSocket: true))
+    try pull.setReceiveTimeout(.seconds(5))
+    try pull.bind("inproc://\(name)")
+    let remote = try Socket(context, .push)
+    try remote.connect("inproc://\(name)")
+    try body(ring, pull, remote)
+}
+
 /// How a ring-backed socket ended, seen from the test's thread.
 private final class Outcome: Sendable {
     let text = Mutex<String?>(nil)
@@ -163,45 +180,37 @@ struct RingPortTests {
     /// The Integration Manager's case: the workers' rings and a bound PULL for everyone else,
     /// read fairly, a multipart message whole from either side.
     @Test func receivesComeFromTheRingsAndTheSocketsPeersWhole() throws {
-        let context = try Context()
-        defer { context.terminate() }
-        let consumerBell = Doorbell()
-        let ring = MessageRing(limit: 1000, consumerBell: consumerBell)
-        let pull = try Socket(context, .pull)
-        pull.attach(RingPort(collector: MessageCollector(rings: [ring], bell: consumerBell), alsoSocket: true))
-        try pull.setReceiveTimeout(.seconds(5))
-        try pull.bind("inproc://ring-port-collect")
-        let remote = try Socket(context, .push)
-        try remote.connect("inproc://ring-port-collect")
-        let count = 200
-        for i in 0..<count {
-            var head = numbered(1_000_000 + i), tail = numbered(2_000_000 + i)
-            #expect(try remote.send(&head, more: true) == .sent)
-            #expect(try remote.send(&tail) == .sent)
-            var local = numbered(i)
-            #expect(ring.write(&local) == .written)
-        }
-        var message = Message()
-        var local: [Int] = [], remoteHeads: [Int] = []
-        for _ in 0..<(2 * count) {
-            #expect(try pull.receive(into: &message) == .received)
-            let value = number(message)
-            if value >= 1_000_000 {
-                let headMore = message.more
-                #expect(headMore)
-                #expect(try pull.receive(into: &message) == .received)
-                let tailMore = message.more
-                #expect(number(message) == value + 1_000_000 && !tailMore, "the second frame right after the first")
-                remoteHeads.append(value - 1_000_000)
-            } else {
-                let more = message.more
-                #expect(!more)
-                local.append(value)
+        try withRingBesideSocket("ring-port-collect") { ring, pull, remote throws in
+            let count = 200
+            for i in 0..<count {
+                var head = numbered(1_000_000 + i), tail = numbered(2_000_000 + i)
+                #expect(try remote.send(&head, more: true) == .sent)
+                #expect(try remote.send(&tail) == .sent)
+                var local = numbered(i)
+                #expect(ring.write(&local) == .written)
             }
+            var message = Message()
+            var local: [Int] = [], remoteHeads: [Int] = []
+            for _ in 0..<(2 * count) {
+                #expect(try pull.receive(into: &message) == .received)
+                let value = number(message)
+                if value >= 1_000_000 {
+                    let headMore = message.more
+                    #expect(headMore)
+                    #expect(try pull.receive(into: &message) == .received)
+                    let tailMore = message.more
+                    #expect(number(message) == value + 1_000_000 && !tailMore, "the second frame right after the first")
+                    remoteHeads.append(value - 1_000_000)
+                } else {
+                    let more = message.more
+                    #expect(!more)
+                    local.append(value)
+                }
+            }
+            #expect(local == Array(0..<count))
+            #expect(remoteHeads == Array(0..<count))
+            #expect(try pull.receive(into: &message, dontWait: true) == .wouldBlock)
         }
-        #expect(local == Array(0..<count))
-        #expect(remoteHeads == Array(0..<count))
-        #expect(try pull.receive(into: &message, dontWait: true) == .wouldBlock)
     }
 
     @Test func aPollerWakesForARingAndSeesItsRoom() throws {
@@ -289,42 +298,34 @@ struct RingPortTests {
     /// One ring beside the socket (the IM with one worker): a ring message's frames come one
     /// after the other, never with the socket's messages between them.
     @Test func oneRingBesideTheSocketKeepsItsMessagesWhole() throws {
-        let context = try Context()
-        defer { context.terminate() }
-        let consumerBell = Doorbell()
-        let ring = MessageRing(limit: 1000, consumerBell: consumerBell)
-        let pull = try Socket(context, .pull)
-        pull.attach(RingPort(collector: MessageCollector(rings: [ring], bell: consumerBell), alsoSocket: true))
-        try pull.setReceiveTimeout(.seconds(5))
-        try pull.bind("inproc://ring-port-one-ring")
-        let remote = try Socket(context, .push)
-        try remote.connect("inproc://ring-port-one-ring")
-        let count = 200
-        for i in 0..<count {
-            var single = numbered(1_000_000 + i)
-            #expect(try remote.send(&single) == .sent)
-            var head = numbered(i), tail = numbered(2_000_000 + i)
-            #expect(ring.write(&head, more: true) == .written)
-            #expect(ring.write(&tail) == .written)
-        }
-        var message = Message()
-        var local: [Int] = [], remoteValues: [Int] = []
-        for _ in 0..<(2 * count) {
-            #expect(try pull.receive(into: &message) == .received)
-            let value = number(message)
-            let more = message.more
-            if value >= 1_000_000 {
-                #expect(!more)
-                remoteValues.append(value - 1_000_000)
-            } else {
-                #expect(more)
-                #expect(try pull.receive(into: &message) == .received)
-                let tailMore = message.more
-                #expect(number(message) == value + 2_000_000 && !tailMore, "the ring's second frame right after its first")
-                local.append(value)
+        try withRingBesideSocket("ring-port-one-ring") { ring, pull, remote throws in
+            let count = 200
+            for i in 0..<count {
+                var single = numbered(1_000_000 + i)
+                #expect(try remote.send(&single) == .sent)
+                var head = numbered(i), tail = numbered(2_000_000 + i)
+                #expect(ring.write(&head, more: true) == .written)
+                #expect(ring.write(&tail) == .written)
             }
+            var message = Message()
+            var local: [Int] = [], remoteValues: [Int] = []
+            for _ in 0..<(2 * count) {
+                #expect(try pull.receive(into: &message) == .received)
+                let value = number(message)
+                let more = message.more
+                if value >= 1_000_000 {
+                    #expect(!more)
+                    remoteValues.append(value - 1_000_000)
+                } else {
+                    #expect(more)
+                    #expect(try pull.receive(into: &message) == .received)
+                    let tailMore = message.more
+                    #expect(number(message) == value + 2_000_000 && !tailMore, "the ring's second frame right after its first")
+                    local.append(value)
+                }
+            }
+            #expect(local == Array(0..<count))
+            #expect(remoteValues == Array(0..<count))
         }
-        #expect(local == Array(0..<count))
-        #expect(remoteValues == Array(0..<count))
     }
 }
