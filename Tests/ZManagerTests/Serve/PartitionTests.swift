@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 import ZManager
 import ZeroMQ
@@ -95,13 +96,20 @@ final class NetworkNamespace {
         return nil
     }()
 
+    /// Namespaces made by this process so far: each gets its own name, devices and /30, since
+    /// suites that make one run at the same time (one per process was a clash: "File exists").
+    private static let made = Atomic<Int>(0)
+
     init() throws {
         let tag = getpid() % 200 + 20
-        name = "zmt\(getpid())"
-        hostDevice = "zmh\(getpid())"
-        namespaceDevice = "zmn\(getpid())"
-        hostAddress = "10.231.\(tag).1"
-        namespaceAddress = "10.231.\(tag).2"
+        let number = Self.made.wrappingAdd(1, ordering: .relaxed).oldValue % 63
+        // Device names stay within IFNAMSIZ (15 characters): "zmh" + a pid of up to 7 digits + "x" + 2.
+        let suffix = "\(getpid())x\(number)"
+        name = "zmt\(suffix)"
+        hostDevice = "zmh\(suffix)"
+        namespaceDevice = "zmn\(suffix)"
+        hostAddress = "10.231.\(tag).\(4 * number + 1)"
+        namespaceAddress = "10.231.\(tag).\(4 * number + 2)"
         try Self.run(Self.ip, ["netns", "add", name])
         do {
             try Self.run(Self.ip, ["link", "add", hostDevice, "type", "veth", "peer", "name", namespaceDevice])
