@@ -19,29 +19,21 @@ import Darwin
 ///
 /// One per Integration Manager thread; it owns its key buffer.
 struct ResultKeyMemo: ~Copyable {
-    /// Keys longer than this are not remembered: such results are classified in full.
-    static let capacity = 256
-
-    private let key = UnsafeMutableRawPointer.allocate(byteCount: ResultKeyMemo.capacity, alignment: 8)
-    /// Length of the remembered key; 0 while none is.
-    private var keyCount = 0
+    /// Keys longer than ``KeyBytes/capacity`` are not remembered: such results are classified
+    /// in full.
+    private var key = KeyBytes()
 
     init() {}
-
-    deinit { key.deallocate() }
 
     /// `frame`'s outcome, as ``IntegrationManager/outcome(of:)`` finds it.
     @inline(__always)
     mutating func outcome(of frame: UnsafeRawBufferPointer) -> IntegrationManager.Outcome? {
-        let n = keyCount
-        if n > 0, frame.count > n, let base = frame.baseAddress, StaticBytes.same(key, base, count: n) {
+        if key.isStrictPrefix(of: frame), let base = frame.baseAddress {
+            let n = key.count
             return memchr(base + n, Int32(WireHeader.delimiter), frame.count - n) != nil ? .result : nil
         }
         let (outcome, resultKeyCount) = IntegrationManager.classify(frame)
-        if resultKeyCount > 0, resultKeyCount <= Self.capacity, let base = frame.baseAddress {
-            key.copyMemory(from: base, byteCount: resultKeyCount)
-            keyCount = resultKeyCount
-        }
+        if resultKeyCount > 0 { _ = key.remember(first: resultKeyCount, of: frame) }
         return outcome
     }
 }

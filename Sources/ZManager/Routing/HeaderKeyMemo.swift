@@ -13,12 +13,9 @@ import CZManagerShims
 ///
 /// One per receiving role thread (inside ``Inbound``); it owns its key buffer.
 struct HeaderKeyMemo: ~Copyable {
-    /// Keys longer than this are not remembered: such headers are parsed in full every time.
-    static let capacity = 256
-
-    private let key = UnsafeMutableRawPointer.allocate(byteCount: HeaderKeyMemo.capacity, alignment: 8)
-    /// Length of the remembered key; -1 while none is.
-    private var keyCount = -1
+    /// Keys longer than ``KeyBytes/capacity`` are not remembered: such headers are parsed in
+    /// full every time.
+    private var key = KeyBytes()
     /// Changes whenever the remembered key does (or a header is parsed without being
     /// remembered): two headers parsed under the same generation have the same key, so what
     /// was looked up for the one holds for the other (``PositionCache``).
@@ -28,8 +25,6 @@ struct HeaderKeyMemo: ~Copyable {
         id: 0..<0, bodyOffset: 0, hasMessageID: true)
 
     init() {}
-
-    deinit { key.deallocate() }
 
     /// `header`'s fields, as ``WireHeader/parse(_:)`` finds them (and with the same error).
     @inline(__always)
@@ -44,10 +39,8 @@ struct HeaderKeyMemo: ~Copyable {
     /// when no `~` ends its id (then the full parse reports the error).
     @inline(__always)
     private func repeated(_ header: UnsafeRawBufferPointer) -> HeaderFields? {
-        let n = keyCount
-        guard n > 0, header.count > n, let base = header.baseAddress, StaticBytes.same(key, base, count: n) else {
-            return nil
-        }
+        guard key.isStrictPrefix(of: header), let base = header.baseAddress else { return nil }
+        let n = key.count
         var idEnd: Int64 = 0
         guard zm_find_tildes((base + n).assumingMemoryBound(to: UInt8.self), header.count - n, 1, &idEnd) == 1 else {
             return nil
@@ -61,13 +54,9 @@ struct HeaderKeyMemo: ~Copyable {
 
     private mutating func remember(_ header: UnsafeRawBufferPointer, _ fields: HeaderFields) {
         generation &+= 1
-        let n = fields.id.lowerBound
-        guard n <= Self.capacity, let base = header.baseAddress else {
-            keyCount = -1
-            return
-        }
-        key.copyMemory(from: base, byteCount: n)
-        keyCount = n
+        // A header not remembered must not leave the old key: it would be found again under
+        // the new generation.
+        guard key.remember(first: fields.id.lowerBound, of: header) else { return key.forget() }
         keyFields = fields
     }
 }

@@ -9,20 +9,15 @@
 ///
 /// One per role thread; it owns its key buffer and frees it when it goes.
 struct PositionCache: ~Copyable {
-    /// Headers whose key part is longer are looked up every time.
-    static let capacity = 256
-
-    private let key = UnsafeMutableRawPointer.allocate(byteCount: PositionCache.capacity, alignment: 8)
-    /// Length of the cached key part; -1 while empty.
-    private var keyCount = -1
+    /// The cached key part (headers whose key part is longer than ``KeyBytes/capacity`` are
+    /// looked up every time).
+    private var key = KeyBytes()
     private var position = FlowPosition(flow: 0, step: 0)
     /// The ``Inbound/keyGeneration`` `position` was found under; nil when it was found for a
     /// header given by its bytes (or not yet).
     private var generation: UInt64?
 
     init() {}
-
-    deinit { key.deallocate() }
 
     /// `inbound`'s position in `flows`, nil when its flow is unknown or no step matches.
     /// Only positions found are cached; a miss is looked up again next time.
@@ -48,14 +43,10 @@ struct PositionCache: ~Copyable {
     private mutating func lookUp(header: UnsafeRawBufferPointer, fields: HeaderFields,
                                  in flows: FlowTable) -> (found: FlowPosition?, cached: Bool) {
         let count = fields.id.lowerBound
-        if count == keyCount, let base = header.baseAddress, StaticBytes.same(key, base, count: count) {
-            return (position, true)
-        }
+        if key.isEqual(toFirst: count, of: header) { return (position, true) }
         guard let found = flows.position(ofHeader: fields, in: header) else { return (nil, false) }
         generation = nil
-        guard count <= Self.capacity, let base = header.baseAddress else { return (found, false) }
-        key.copyMemory(from: base, byteCount: count)
-        keyCount = count
+        guard key.remember(first: count, of: header) else { return (found, false) }
         position = found
         return (found, true)
     }
