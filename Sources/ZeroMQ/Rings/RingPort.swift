@@ -52,6 +52,8 @@ public final class RingPort {
     /// (measured about 80 instructions per message in the Subject). The port owns both.
     let sending: Unmanaged<MessageDispatcher>?
     let receiving: Unmanaged<MessageCollector>?
+    /// The dispatcher's ring count: the socket side's turn comes after that many messages.
+    let outputRingCount: Int
 
     public init(dispatcher: MessageDispatcher? = nil, collector: MessageCollector? = nil, alsoSocket: Bool = false) {
         precondition(dispatcher != nil || collector != nil, "a ring port sends or receives through rings")
@@ -62,6 +64,7 @@ public final class RingPort {
         onlyInput = !alsoSocket && collector?.rings.count == 1 ? collector.map { .passUnretained($0.rings[0]) } : nil
         sending = dispatcher.map { .passUnretained($0) }
         receiving = collector.map { .passUnretained($0) }
+        outputRingCount = dispatcher?.rings.count ?? 0
     }
 
     /// Closes the rings (peers see the end; what is published is still read).
@@ -104,14 +107,13 @@ public final class RingPort {
     /// The socket's turn comes after every ring has had one (its peers together are one lane).
     private func trySend(_ message: inout Message, more: Bool, handle: UnsafeMutableRawPointer) -> CInt? {
         let sending = sending!
-        let turn = alsoSocket ? sending._withUnsafeGuaranteedRef { $0.rings.count } : 0
         var triedSocket = false
         if alsoSocket {
             if pause > 0 {
                 pause &-= 1
             } else {
                 triedSocket = true
-                if sendOnSocket(&message, more: more, handle: handle, turn: turn) { return 0 }
+                if sendOnSocket(&message, more: more, handle: handle, turn: outputRingCount) { return 0 }
             }
         }
         switch sending._withUnsafeGuaranteedRef({ $0.write(&message, more: more) }) {
@@ -120,7 +122,7 @@ public final class RingPort {
         case .closed where !alsoSocket:
             return ETERM
         case .full, .closed:
-            if alsoSocket, !triedSocket, sendOnSocket(&message, more: more, handle: handle, turn: turn) { return 0 }
+            if alsoSocket, !triedSocket, sendOnSocket(&message, more: more, handle: handle, turn: outputRingCount) { return 0 }
             return nil
         }
     }
