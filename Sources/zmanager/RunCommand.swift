@@ -88,10 +88,27 @@ struct RunCommand: ParsableCommand {
                 lines.append(String(format: "  ! load generator alone: %.0f msg/s%@, headroom %.1f× (< %.0f×): it may share the bottleneck",
                                     generator.messagesPerSecond, single as NSString, generator.headroom, GeneratorCeiling.requiredHeadroom))
             }
+            if let knee = point.knee {
+                let slo = "\(KneeResult.percentileName(knee.percentile)) ≤ \(String(format: "%g", Double(knee.sloNanoseconds) / 1e6)) ms"
+                let bare = knee.bare.map { ", bare \(Self.knee($0))" } ?? ""
+                let ratio = knee.ratio.map { String(format: " (ratio %.2f)", $0) } ?? ""
+                lines.append("  knee (\(slo)): ZManager \(Self.knee(knee.zmanager))\(bare) msg/s\(ratio); the row shows the figures at ZManager's knee")
+            }
             if let note = point.calibrationNote { lines.append("  no bare ratio: \(note)") }
             if let r = point.bareOverReference { lines.append(String(format: "  bare calibration ÷ C reference program: %.2f", r)) }
         }
         return lines.joined(separator: "\n")
+    }
+
+    /// `57867 [found]`, `>= 400000 [at-highest]`, `< 5000 [below-lowest]`.
+    static func knee(_ search: KneeSearchResult) -> String {
+        let rate: String
+        switch search.status {
+        case .belowLowest: rate = "< \(Int(search.lowest))"
+        case .atHighest: rate = ">= \(Int(search.highest))"
+        case .found, .probesExhausted: rate = search.knee.map { "\(Int($0))" } ?? "none"
+        }
+        return "\(rate) [\(search.status.rawValue)]"
     }
 }
 

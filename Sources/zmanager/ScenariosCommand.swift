@@ -32,8 +32,10 @@ struct ScenariosCommand: ParsableCommand {
             do {
                 let plan = ScenarioPlan(try ScenarioFile.load(path: path))
                 let points = plan.scenario.points.count, each = plan.measurementsPerPoint
-                let size = "\(points) point\(points == 1 ? "" : "s") × \(each) measurement\(each == 1 ? "" : "s")"
-                print("\(path)  \(size), at least \(ScenarioPlan.clock(plan.estimatedSeconds))")
+                let size = plan.hasSearch
+                    ? "\(points) point\(points == 1 ? "" : "s"), up to \(plan.totalMeasurements) measurements (knee search)"
+                    : "\(points) point\(points == 1 ? "" : "s") × \(each) measurement\(each == 1 ? "" : "s")"
+                print("\(path)  \(size), \(plan.hasSearch ? "up to about" : "at least") \(ScenarioPlan.clock(plan.estimatedSeconds))")
                 if !plan.scenario.description.isEmpty { print("    \(plan.scenario.description)") }
             } catch {
                 failed = true

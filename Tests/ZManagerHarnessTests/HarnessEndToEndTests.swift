@@ -109,6 +109,45 @@ struct HarnessEndToEndTests {
         #expect(corrected.p50 >= 10 * max(uncorrected.p50, 1), "corrected p50 \(corrected.p50) vs uncorrected \(uncorrected.p50)")
     }
 
+    /// A knee search against the real pipeline, whose one worker spins 100 µs a message: it
+    /// cannot sustain more than 10k msg/s, so neither knee may lie above that. Both searches
+    /// ran interleaved within their budgets, every passing probe lies below every failing one,
+    /// and the point's figures are those at ZManager's knee.
+    @Test func aKneeSearchFindsARateThePipelineCanSustain() throws {
+        let scenario = try ScenarioFile.parse("""
+            topology: {transport: inproc, workers: 1}
+            workload: {payload: 64, handler: spin 100us}
+            load: {model: search, slo: {p99: 5ms}, in_flight: 20, tolerance: 10%, probes: 8}
+            phases: {warmup: 100ms, measure: 400ms, drain: 2s}
+            calibration: {bare: true, generator: false}
+            """, file: "knee.yaml")
+        let output = try ScenarioRunner(scenario: scenario).run()
+        let point = try #require(output.result.points.first)
+        let knee = try #require(point.knee)
+        #expect(knee.percentile == 99 && knee.sloNanoseconds == 5_000_000)
+        for search in [knee.zmanager, try #require(knee.bare)] {
+            #expect(search.ceiling != nil && search.highest == search.ceiling && search.lowest == max(search.highest / 100, 1))
+            #expect(search.probes.map(\.values.count).reduce(0, +) <= 8)
+            let passed = search.probes.filter(\.passed).map(\.rate), failed = search.probes.filter { !$0.passed }.map(\.rate)
+            #expect((passed.max() ?? 0) < (failed.min() ?? .infinity), "passes \(passed) below fails \(failed)")
+            #expect(search.knee == passed.max())
+            if let rate = search.knee { #expect(rate <= 10_500, "a 100 µs handler on one worker sustains \(rate) msg/s?") }
+        }
+        let rate = try #require(knee.zmanager.knee)
+        #expect(point.parameters.loadModel == "search p99<=5ms")
+        #expect(abs((point.zmanager.achievedSendRate ?? 0) - rate) / rate < 0.05, "the point's figures are the knee's")
+        if let ratio = knee.ratio { #expect(point.ratios?.throughput == ratio) }
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("zmanager-knee-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: root) }
+        let directory = try ResultWriter.write(output, under: root)
+        #expect(try ResultWriter.readJSON(directory.appendingPathComponent("result.json")) == output.result)
+        let csv = try String(contentsOf: directory.appendingPathComponent("points.csv"), encoding: .utf8).split(separator: "\n")
+        let columns = csv[0].split(separator: ",", omittingEmptySubsequences: false)
+        let row = csv[1].split(separator: ",", omittingEmptySubsequences: false)
+        let index = try #require(columns.firstIndex(of: "knee_msg_per_s"))
+        #expect(row.count == columns.count && Double(row[index]) == rate.rounded())
+    }
+
     @Test func anUnreachableTargetRateIsFlagged() throws {
         let scenario = try ScenarioFile.parse("""
             topology: {transport: inproc, workers: 1, high_water_mark: 100}

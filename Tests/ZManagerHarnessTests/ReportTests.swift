@@ -206,6 +206,58 @@ struct ReportTests {
         for column in PointTable.columns { #expect(html.contains(">\(HTML.escape(column.header))</th>")) }
     }
 
+    /// A knee-search point: ZManager's knee at 300k, bare's at 400k, one probe each missed.
+    static func kneeRun() -> RunResult {
+        var result = ReportSamples.run()
+        var point = ReportSamples.point(transport: "ipc", workers: 2, rate: 300_000)
+        point.id = "transport=ipc,slo=p99:1ms"
+        point.parameters.loadModel = "search p99<=1ms"
+        point.parameters.inFlight = nil
+        func probe(_ rate: Double, _ value: UInt64, _ repeats: Int = 1) -> KneeProbe {
+            KneeProbe(rate: rate, achievedRate: rate, percentileNanoseconds: value, values: Array(repeating: value, count: repeats),
+                      lost: 0, errors: 0, targetRateReached: true, passed: value <= 1_000_000,
+                      reason: value <= 1_000_000 ? nil : "p99 \(Format.nanoseconds(Double(value))) > 1 ms")
+        }
+        let z = KneeSearchResult(status: .found, knee: 300_000, failingRate: 312_000, ceiling: 500_000, lowest: 5_000, highest: 500_000,
+                                 probes: [probe(5_000, 90_000), probe(500_000, 80_000_000), probe(300_000, 950_000, 2), probe(312_000, 1_400_000)])
+        let b = KneeSearchResult(status: .atHighest, knee: 400_000, failingRate: nil, ceiling: 400_000, lowest: 4_000, highest: 400_000,
+                                 probes: [probe(4_000, 60_000), probe(400_000, 700_000)])
+        point.knee = KneeResult(percentile: 99, sloNanoseconds: 1_000_000, zmanager: z, bare: b)
+        result.points.append(point)
+        return result
+    }
+
+    @Test func aKneeSearchGetsItsChartAndTable() throws {
+        let result = Self.kneeRun()
+        let html = HTMLReport(result).render()
+        let checked = WellFormedness.check(html)
+        #expect(checked.error == nil, "XML parse: \(checked.error ?? "")")
+        // One probe line per pipeline, the SLO, and a vertical marker at each knee.
+        #expect(ReportSamples.occurrences(of: "<polyline class=\"knee probes\"", in: html) == 2)
+        #expect(ReportSamples.occurrences(of: "<polyline class=\"knee slo\"", in: html) == 1)
+        #expect(ReportSamples.occurrences(of: "<polyline class=\"knee marker\"", in: html) == 2)
+        #expect(html.contains("<title>ZManager knee: 300k msg/s</title>") && html.contains("<title>bare knee: 400k msg/s</title>"))
+        #expect(html.contains("ZManager at 312k/s (sent 312k/s): p99 1.4 ms, MISSED: p99 1.4 ms &gt; 1 ms"))
+        #expect(html.contains("ZManager at 300k/s (sent 300k/s): p99 950 µs (median of 2), within the SLO"))
+        // The search point is neither closed nor open loop: the throughput and rate charts leave it out.
+        let search = try #require(result.points.last?.parameters)
+        #expect(PointText.isSearch(search) && !PointText.isClosedLoop(search) && !PointText.isOpenLoop(search))
+        #expect(ChartBuilder(runs: [ReportRun(result)]).throughputCharts().flatMap(\.lines).allSatisfy { line in
+            line.points.allSatisfy { $0.tooltip?.contains("slo=") != true }
+        })
+        // The knees table: statuses and the ratio, an unsettled search flagged.
+        #expect(html.contains("<h3>Knees</h3>"))
+        #expect(html.contains(">0.75</td>"))
+        #expect(html.contains("⚠ Z: found (300k–312k/s); B: met at the highest rate 400k/s (the closed-loop ceiling)"))
+        let markdown = MarkdownReport(result).render()
+        #expect(markdown.contains("## Knees: sustainable rate under the SLO"))
+        #expect(markdown.contains("| transport=ipc,slo=p99:1ms | ipc | p99 ≤ 1 ms | 300k | ≥ 400k | 0.75 | 5/2 |"), "\(markdown)")
+        // A run without search points has no knees table and says how to get the chart.
+        let plain = HTMLReport(ReportSamples.run()).render()
+        #expect(!plain.contains("<h3>Knees</h3>") && plain.contains("No knee-search points"))
+        #expect(!MarkdownReport(ReportSamples.run()).render().contains("Knees"))
+    }
+
     @Test func throughputPointsCarryTheirRepeatSpreadAndStagesGetAChart() throws {
         var result = ReportSamples.run()
         // Closed-loop points have 5 repeats (±4 %): one error bar per ZManager point; the bare

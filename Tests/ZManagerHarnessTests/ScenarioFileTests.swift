@@ -64,6 +64,26 @@ struct ScenarioFileTests {
         #expect(p.warmup == .seconds(2) && p.measureDuration == .seconds(10) && p.drain == .seconds(1))
     }
 
+    @Test func aKneeSearchReadsItsSLOBoundsAndBudget() throws {
+        let scenario = try ScenarioFile.parse("""
+            load: {model: search, slo: {p99.9: 500us}, rate: 1000, to: 80000, tolerance: 2%, probes: 20, edge_repeats: 5}
+            """, file: "knee.yaml")
+        guard case .search(let spec)? = scenario.points.first?.load else { Issue.record("not a search"); return }
+        #expect(spec.percentile == 99.9 && spec.limit == .microseconds(500) && spec.percentileName == "p99.9")
+        #expect(spec.lowest == 1000 && spec.highest == 80000 && spec.tolerance == 0.02)
+        #expect(spec.probes == 20 && spec.edgeRepeats == 5)
+        // The defaults: the bounds come from the measured ceiling, 5 %, 16 probes, 3 repeats.
+        let plain = try ScenarioFile.parse("load: {model: search, slo: {p99: 1ms}, tolerance: 0.1}\n", file: "k.yaml")
+        guard case .search(let d)? = plain.points.first?.load else { Issue.record("not a search"); return }
+        #expect(d.lowest == nil && d.highest == nil && d.ceilingInFlight == 1000 && d.tolerance == 0.1)
+        #expect(d.probes == 16 && d.edgeRepeats == 3)
+        // The SLO can be swept like any key.
+        let swept = try ScenarioFile.parse("load: {model: search}\nmatrix:\n  load.slo: [{p99: 1ms}, {p50: 200us}]\n", file: "s.yaml")
+        #expect(swept.points.map(\.id) == ["slo=p99:1ms", "slo=p50:200us"])
+        #expect(swept.points.map(\.load) == [.search(.init(percentile: 99, limit: .milliseconds(1))),
+                                             .search(.init(percentile: 50, limit: .microseconds(200)))])
+    }
+
     @Test func flowTimeoutIsOffUnlessGivenAndSweepable() throws {
         let scenario = try ScenarioFile.parse("matrix:\n  topology.flow_timeout: [off, 60s]\n", file: "ft.yaml")
         #expect(scenario.points.map(\.flowTimeout) == [nil, .seconds(60)])
@@ -93,6 +113,19 @@ struct ScenarioFileTests {
         ("topology:\n  dispatch: reliable\n  credit: 0\n", "bad.yaml:3: topology.credit: expected an integer from 1 to 10000, found \"0\""),
         ("topology:\n  workers: [1\n", "bad.yaml:3: not valid YAML"),
         ("", "bad.yaml: the scenario is empty"),
+        ("load:\n  model: search\n", "bad.yaml:2: load.model: a knee search needs load.slo: expected one percentile and its bound, such as {p99: 1ms}"),
+        ("load:\n  model: search\n  slo: 1ms\n", "bad.yaml:3: load.slo: expected one percentile and its bound, such as {p99: 1ms} or {p99.9: 500us}, found a single value"),
+        ("load:\n  model: search\n  slo: {p99: 1ms, p50: 1ms}\n", "bad.yaml:3: load.slo: expected one percentile and its bound, such as {p99: 1ms} or {p99.9: 500us}, found 2 keys"),
+        ("load:\n  model: search\n  slo: {q99: 1ms}\n", "bad.yaml:3: load.slo.q99: expected a percentile key from p0.001 to p100, such as p50, p99 or p99.9, found \"q99\""),
+        ("load:\n  model: search\n  slo: {p101: 1ms}\n", "bad.yaml:3: load.slo.p101: expected a percentile key"),
+        ("load:\n  model: search\n  slo: {p99: fast}\n", "bad.yaml:3: load.slo.p99: expected a duration such as 250ms"),
+        ("load:\n  model: search\n  slo: {p99: 0ms}\n", "bad.yaml:3: load.slo.p99: expected a positive duration such as 1ms or 250us"),
+        ("load:\n  model: search\n  slo: {p99: 1ms}\n  rate: 5000\n  to: 5000\n", "bad.yaml:5: load.to: expected a highest rate above load.rate (5000 msg/s), found 5000"),
+        ("load:\n  model: search\n  slo: {p99: 1ms}\n  to: 5000\n  in_flight: 10\n", "bad.yaml:5: load.in_flight: load.in_flight sets the closed loop that measures the highest rate"),
+        ("load:\n  model: search\n  slo: {p99: 1ms}\n  tolerance: 60%\n", "bad.yaml:4: load.tolerance: expected a fraction from 0.001 to 0.5 or a percentage such as 5%, found \"60%\""),
+        ("load:\n  model: search\n  slo: {p99: 1ms}\n  probes: 1\n", "bad.yaml:4: load.probes: expected an integer from 2 to 1000, found \"1\""),
+        ("load:\n  model: open\n  rate: 10\n  slo: {p99: 1ms}\n", "bad.yaml:4: load.slo: load.slo belongs to a knee search; use load.model: search"),
+        ("load:\n  model: tune\n", "bad.yaml:2: load.model: expected one of closed, open, ramp, search, found \"tune\""),
     ])
     func badScenariosNameFileLineKeyAndExpectation(text: String, message: String) throws {
         let error = #expect(throws: (any Error).self) { try ScenarioFile.parse(text, file: "bad.yaml") }

@@ -36,6 +36,23 @@ struct ScenarioPlanTests {
         #expect(lines.last?.hasPrefix("estimated at least 1:10") == true, "\(lines.last ?? "")")
     }
 
+    @Test func aKneeSearchIsCountedAtItsWholeProbeBudget() throws {
+        let plan = ScenarioPlan(try ScenarioFile.parse("""
+            load: {model: search, slo: {p99: 1ms}, probes: 10}
+            phases: {warmup: 500ms, measure: 2s}
+            matrix:
+              topology.transport: [ipc, tcp]
+            """, file: "knee.yaml"))
+        // Per point: (10 probes + the closed-loop ceiling) × (ZManager + bare) + the generator's ceiling.
+        #expect(plan.measurements(plan.scenario.points[0]) == 23 && plan.totalMeasurements == 46 && plan.hasSearch)
+        #expect(plan.estimatedSeconds == 46 * 2.5)
+        let lines = plan.text.split(separator: "\n").map(String.init)
+        #expect(lines.contains { $0.contains("knee search for p99 ≤ 1ms between 1 % of the highest and the closed-loop ceiling, at most 10 probes") },
+                "\(lines)")
+        #expect(lines.contains { $0.hasSuffix("= 46 measurements at most (a knee search stops early)") }, "\(lines)")
+        #expect(lines.last?.hasPrefix("estimated at most 1:55 for the full probe budget") == true, "\(lines.last ?? "")")
+    }
+
     @Test func pointsMeasuredByMessageCountAreNamedNotGuessed() throws {
         let text = Self.text.replacingOccurrences(of: "  measure: 2s", with: "  messages: 5000")
         let plan = ScenarioPlan(try ScenarioFile.parse(text, file: "plan.yaml"))

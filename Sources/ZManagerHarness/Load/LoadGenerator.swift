@@ -348,6 +348,8 @@ struct LoadGenerator {
             return try runOpen(connection, rate: { secondsIntoMeasure in
                 secondsIntoMeasure < 0 ? from : from + (to - from) * min(secondsIntoMeasure / measure, 1)
             })
+        case .search:
+            preconditionFailure("a search is run as open-loop probes (ScenarioRunner.measureSearchPoint)")
         }
     }
 

@@ -62,6 +62,14 @@ public struct HTMLReport: Sendable {
                                 + "A red ring marks a point whose target rate was NOT reached.",
                              charts: charts.rateCharts(),
                              empty: "No open-loop points: rate vs. latency needs open-loop load (a target rate).")
+        html += chartSection(id: "knee", title: "Sustainable rate under the SLO (knee search)",
+                             key: "Knee-search points: the SLO's percentile of the corrected latency at each probed rate. "
+                                + "Solid: ZManager. Dashed, hollow markers: the bare libzmq pipeline, probed interleaved. "
+                                + "Grey: the SLO. Dotted verticals: each pipeline's knee, the highest rate that met it. "
+                                + "A red ring marks a probe that missed (latency, rate not reached or messages lost).",
+                             charts: charts.kneeCharts(),
+                             empty: "No knee-search points: load.model: search finds the highest rate within an SLO.")
+        html += kneeTables()
         html += stageSection()
         html += tableSections()
         html += "</body>\n</html>\n"
@@ -117,6 +125,17 @@ public struct HTMLReport: Sendable {
         html += "<p class=\"key\">\(HTML.escape(key))</p>\n<div class=\"charts\">\n"
         for chart in charts { html += chart.html() }
         return html + "</div>\n"
+    }
+
+    private func kneeTables() -> String {
+        var html = ""
+        for (index, run) in runs.enumerated() {
+            let rows = KneeTable.rows(run.result)
+            guard !rows.isEmpty else { continue }
+            html += "<h3>Knees\(runs.count > 1 ? " (run \(index + 1))" : "")</h3>\n"
+            html += Self.table(columns: KneeTable.columns, rows: rows, cssClass: "knees")
+        }
+        return html
     }
 
     private func stageSection() -> String {
@@ -590,7 +609,7 @@ struct ChartBuilder {
 
     /// The worker counts of the closed-loop points.
     var closedLoopWorkerCounts: Set<Int> {
-        Set(runs.flatMap { $0.result.points.filter { !PointText.isOpenLoop($0.parameters) }.map(\.parameters.workers) })
+        Set(runs.flatMap { $0.result.points.filter { PointText.isClosedLoop($0.parameters) }.map(\.parameters.workers) })
     }
 
     func seriesKey(_ point: PointResult, excluding excluded: Set<Dimension>) -> String {
@@ -629,7 +648,7 @@ struct ChartBuilder {
     }
 
     static func loadKind(_ parameters: PointParameters) -> String {
-        PointText.isOpenLoop(parameters) ? "open loop" : "closed loop"
+        PointText.isSearch(parameters) ? "knee search" : PointText.isOpenLoop(parameters) ? "open loop" : "closed loop"
     }
 
     static func percentileX(_ percentile: Double, maximumX: Double) -> Double {
@@ -716,7 +735,7 @@ struct ChartBuilder {
 
     func throughputCharts() -> [Chart] {
         let closed = runs.enumerated().flatMap { index, run in
-            run.result.points.filter { !PointText.isOpenLoop($0.parameters) }.map { (run: index, point: $0) }
+            run.result.points.filter { PointText.isClosedLoop($0.parameters) }.map { (run: index, point: $0) }
         }
         let excluded: Set<Dimension> = [.transport, .workers]
         let transports = Self.ordered(closed.map(\.point.parameters.transport))

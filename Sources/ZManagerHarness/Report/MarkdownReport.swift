@@ -125,6 +125,13 @@ public struct MarkdownReport: Sendable {
         out += Self.table(columns: PointTable.columns, rows: result.points.map(PointTable.row))
         out += "\n"
 
+        let knees = KneeTable.rows(result)
+        if !knees.isEmpty {
+            out += "\(level) Knees: sustainable rate under the SLO\n\n"
+            out += Self.table(columns: KneeTable.columns, rows: knees)
+            out += "\n"
+        }
+
         out += "\(level) Calibration and resources\n\n"
         out += Self.table(columns: PointTable.resourceColumns, rows: result.points.map(PointTable.resourceRow))
         out += "\n"
@@ -332,6 +339,15 @@ enum StageTable {
 enum PointText {
     static func isOpenLoop(_ parameters: PointParameters) -> Bool {
         parameters.targetRate != nil || parameters.loadModel.lowercased().hasPrefix("open")
+    }
+
+    /// A `load.model: search` point: its figures are those at each pipeline's knee.
+    static func isSearch(_ parameters: PointParameters) -> Bool {
+        parameters.loadModel.hasPrefix("search")
+    }
+
+    static func isClosedLoop(_ parameters: PointParameters) -> Bool {
+        !isOpenLoop(parameters) && !isSearch(parameters)
     }
 
     static func payload(_ parameters: PointParameters) -> String {

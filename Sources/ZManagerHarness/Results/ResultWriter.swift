@@ -30,14 +30,15 @@ public enum ResultWriter {
         return result
     }
 
-    /// One row per point: parameters, then the ZManager and bare figures and their ratios.
+    /// One row per point: parameters, then the ZManager and bare figures and their ratios, then
+    /// a knee search's knees (empty for other points).
     public static func csv(_ result: RunResult) -> String {
         let header = [
             "id", "transport", "deployment", "workers", "payload_bytes", "flow", "handler", "load", "in_flight", "target_rate",
             "sent", "received", "lost", "duplicated", "reordered", "errors", "msg_per_s", "mb_per_s", "target_rate_reached",
             "p50_us", "p90_us", "p99_us", "p999_us", "p9999_us", "max_us", "uncorrected_p50_us", "uncorrected_p99_us",
             "cpu_us_per_msg", "peak_rss_bytes", "bare_msg_per_s", "bare_p50_us", "bare_p99_us",
-            "ratio_throughput", "ratio_p50", "ratio_p99",
+            "ratio_throughput", "ratio_p50", "ratio_p99", "knee_msg_per_s", "bare_knee_msg_per_s", "knee_ratio",
         ]
         var lines = [header.joined(separator: ",")]
         func us(_ ns: UInt64) -> String { String(format: "%.1f", Double(ns) / 1000) }
@@ -57,6 +58,9 @@ public enum ResultWriter {
                 point.ratios.map { String(format: "%.3f", $0.throughput) } ?? "",
                 point.ratios.map { String(format: "%.3f", $0.p50Latency) } ?? "",
                 point.ratios.map { String(format: "%.3f", $0.p99Latency) } ?? "",
+                point.knee?.zmanager.knee.map { String(format: "%.0f", $0) } ?? "",
+                point.knee?.bare?.knee.map { String(format: "%.0f", $0) } ?? "",
+                point.knee?.ratio.map { String(format: "%.3f", $0) } ?? "",
             ]
             lines.append(row.joined(separator: ","))
         }

@@ -98,6 +98,9 @@ public struct PointResult: Codable, Sendable, Equatable {
     public var bareOverReference: Double?
     /// Why no ratio is given (a flow with no equivalent bare chain), or what to beware of.
     public var calibrationNote: String?
+    /// A `load.model: search` point's knees, ZManager's and bare's, and the probes that found
+    /// them; the point's measurements are those at each knee.
+    public var knee: KneeResult?
 
     public init(id: String, parameters: PointParameters, repeats: [Measurement], zmanager: Measurement,
                 bare: Measurement?, ratios: Ratios?, histogramFiles: [String]) {

@@ -64,6 +64,7 @@ public struct ScenarioRunner {
     /// neither always runs first on a warming or cooling machine; each repeat's ratio is
     /// ZManager_i ÷ bare_i, and the point's ratio is their median.
     func measurePoint(_ point: PointSpec, index: Int) throws -> (result: PointResult, recorders: [(String, LatencyRecorder)]) {
+        if case .search(let spec) = point.load { return try measureSearchPoint(point, spec, index: index) }
         let total = scenario.points.count
         let note = scenario.calibrate ? BenchmarkFlows.noBareEquivalent(point.flow) : nil
         let calibrate = scenario.calibrate && note == nil
@@ -113,32 +114,102 @@ public struct ScenarioRunner {
             }
         }
         if scenario.generatorCeiling {
-            // In each form the pipelines were driven with: ZManager's, and the bare topology's
-            // single frame when calibrated; the headroom is the smaller of the two.
-            progress?(index, total, scenario.repeats - 1, scenario.repeats, "generator alone \(point.id)")
-            let zmanagerForm = point.form.wireForm(for: point.payload)
-            let ceilingPoint = GeneratorCeiling.ceilingPoint(for: point)
-            let (alone, _) = try measure(ceilingPoint, pipeline: .loopback(zmanagerForm))
-            var headroom = alone.messagesPerSecond / max(medianZ.0.messagesPerSecond, 1e-9)
-            var ceiling = GeneratorCeiling(messagesPerSecond: alone.messagesPerSecond,
-                                           cpuMicrosecondsPerMessage: alone.generatorCPUMicrosecondsPerMessage ?? 0, headroom: 0)
-            if let b = medianB?.0 {
-                let single = zmanagerForm == .single ? alone : try measure(ceilingPoint, pipeline: .loopback(.single)).0
-                ceiling.singleFrameMessagesPerSecond = single.messagesPerSecond
-                headroom = min(headroom, single.messagesPerSecond / max(b.messagesPerSecond, 1e-9))
-            }
-            ceiling.headroom = headroom
-            if scenario.reference {
-                progress?(index, total, scenario.repeats - 1, scenario.repeats, "C client alone \(point.id)")
-                let reference = try ReferenceProgram(executable: executable).run(ceilingPoint, loopback: true)
-                ceiling.referenceMessagesPerSecond = reference.messagesPerSecond
-                ceiling.overReference = (ceiling.singleFrameMessagesPerSecond ?? ceiling.messagesPerSecond)
-                    / max(reference.messagesPerSecond, 1e-9)
-            }
-            result.generator = ceiling
+            result.generator = try generatorCeiling(point, index: index, zmanager: medianZ.0, bare: medianB?.0)
         }
         var recorders = [("zmanager", medianZ.1)]
         if let medianB { recorders.append(("bare", medianB.1)) }
+        return (result, recorders)
+    }
+
+    /// The load generator alone through one forwarder, in each form the pipelines were driven
+    /// with: ZManager's, and the bare topology's single frame when calibrated; the headroom is
+    /// the smaller of the two.
+    func generatorCeiling(_ point: PointSpec, index: Int, zmanager: Measurement, bare: Measurement?) throws -> GeneratorCeiling {
+        progress?(index, scenario.points.count, scenario.repeats - 1, scenario.repeats, "generator alone \(point.id)")
+        let zmanagerForm = point.form.wireForm(for: point.payload)
+        let ceilingPoint = GeneratorCeiling.ceilingPoint(for: point)
+        let (alone, _) = try measure(ceilingPoint, pipeline: .loopback(zmanagerForm))
+        var headroom = alone.messagesPerSecond / max(zmanager.messagesPerSecond, 1e-9)
+        var ceiling = GeneratorCeiling(messagesPerSecond: alone.messagesPerSecond,
+                                       cpuMicrosecondsPerMessage: alone.generatorCPUMicrosecondsPerMessage ?? 0, headroom: 0)
+        if let bare {
+            let single = zmanagerForm == .single ? alone : try measure(ceilingPoint, pipeline: .loopback(.single)).0
+            ceiling.singleFrameMessagesPerSecond = single.messagesPerSecond
+            headroom = min(headroom, single.messagesPerSecond / max(bare.messagesPerSecond, 1e-9))
+        }
+        ceiling.headroom = headroom
+        if scenario.reference {
+            progress?(index, scenario.points.count, scenario.repeats - 1, scenario.repeats, "C client alone \(point.id)")
+            let reference = try ReferenceProgram(executable: executable).run(ceilingPoint, loopback: true)
+            ceiling.referenceMessagesPerSecond = reference.messagesPerSecond
+            ceiling.overReference = (ceiling.singleFrameMessagesPerSecond ?? ceiling.messagesPerSecond)
+                / max(reference.messagesPerSecond, 1e-9)
+        }
+        return ceiling
+    }
+
+    /// A `load.model: search` point: ZManager's knee search and, calibrated, bare's, their
+    /// probes interleaved (ZB, BZ, …) as the repeats of other points are. Each search's highest
+    /// rate is that pipeline's own closed-loop throughput unless the scenario gives one. The
+    /// point's measurements are those at each knee (or at the lowest rate, without one), and
+    /// its throughput ratio is the knee ratio.
+    func measureSearchPoint(_ point: PointSpec, _ spec: PointSpec.Search, index: Int) throws
+        -> (result: PointResult, recorders: [(String, LatencyRecorder)]) {
+        let total = scenario.points.count
+        let note = scenario.calibrate ? BenchmarkFlows.noBareEquivalent(point.flow) : nil
+        let pipelines: [(label: String, kind: PipelineKind)] = [("zmanager", .zmanager)]
+            + (scenario.calibrate && note == nil ? [("bare", .bare)] : [])
+        var searches: [KneeSearch] = []
+        for (label, kind) in pipelines {
+            var ceiling: Double?
+            if spec.highest == nil {
+                var closed = point
+                closed.load = .closed(inFlight: spec.ceilingInFlight)
+                progress?(index, total, 0, spec.probes, "\(label) closed-loop ceiling \(point.id)")
+                ceiling = try measure(closed, pipeline: kind).0.messagesPerSecond
+            }
+            let highest = spec.highest ?? max(ceiling!, 1)
+            searches.append(KneeSearch(spec: spec, lowest: spec.lowest ?? max(highest / 100, 1), highest: highest, ceiling: ceiling))
+        }
+        // Per pipeline, the last measurement at each rate: the knee's is the point's figure.
+        var byRate: [[Double: (Measurement, LatencyRecorder)]] = Array(repeating: [:], count: pipelines.count)
+        var round = 0
+        while searches.contains(where: { !$0.isFinished }) {
+            for i in round % 2 == 0 ? Array(pipelines.indices) : pipelines.indices.reversed() {
+                guard let rate = searches[i].nextRate() else { continue }
+                var probe = point
+                probe.load = .open(rate: rate)
+                progress?(index, total, searches[i].measurements, spec.probes,
+                          "\(pipelines[i].label) \(Format.rate(rate)) msg/s \(point.id)")
+                let (measurement, recorder) = try measure(probe, pipeline: pipelines[i].kind)
+                searches[i].record(KneeSearch.Observation(
+                    rate: rate, achievedRate: measurement.achievedSendRate ?? measurement.messagesPerSecond,
+                    value: recorder.corrected.valueAtPercentile(spec.percentile), lost: measurement.lost,
+                    errors: measurement.errors, targetRateReached: measurement.targetRateReached ?? true))
+                byRate[i][rate] = (measurement, recorder)
+            }
+            round += 1
+        }
+        let results = searches.map(\.result)
+        let knee = KneeResult(percentile: spec.percentile, sloNanoseconds: LoadGenerator.nanoseconds(spec.limit),
+                              zmanager: results[0], bare: results.count > 1 ? results[1] : nil)
+        let atKnee = pipelines.indices.map { i in byRate[i][results[i].knee ?? results[i].lowest]! }
+        let z = atKnee[0], b = atKnee.count > 1 ? atKnee[1] : nil
+        var ratios: Ratios?
+        if let ratio = knee.ratio, let b {
+            ratios = Ratios(throughput: ratio,
+                            p50Latency: Double(z.0.latency.p50) / Double(max(b.0.latency.p50, 1)),
+                            p99Latency: Double(z.0.latency.p99) / Double(max(b.0.latency.p99, 1)))
+        }
+        var result = PointResult(id: point.id, parameters: PointParameters(point), repeats: [z.0], zmanager: z.0,
+                                 bare: b?.0, ratios: ratios, histogramFiles: [])
+        result.knee = knee
+        result.calibrationNote = note
+        if scenario.generatorCeiling {
+            result.generator = try generatorCeiling(point, index: index, zmanager: z.0, bare: b?.0)
+        }
+        var recorders = [("zmanager", z.1)]
+        if let b { recorders.append(("bare", b.1)) }
         return (result, recorders)
     }
 
@@ -184,7 +255,7 @@ extension Measurement {
         case .ramp:
             achieved = Double(o.sent) / (Double(o.sendElapsedNanoseconds) / 1e9)
             targetReached = o.unsent == 0 ? nil : false
-        case .closed:
+        case .closed, .search:
             break
         }
         let stages = (o.cpuStart != nil && o.cpuEnd != nil)
@@ -234,6 +305,7 @@ extension PointParameters {
         case .closed(let n): model = "closed"; inFlight = n
         case .open(let r): model = "open"; rate = r
         case .ramp(let from, let to): model = "ramp \(Int(from))-\(Int(to))"; rate = to
+        case .search(let spec): model = "search \(spec.percentileName)<=\(ScenarioPlan.text(spec.limit))"
         }
         func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18 }
         self.init(transport: p.transport.rawValue, deployment: p.deployment.rawValue, workers: p.workers,

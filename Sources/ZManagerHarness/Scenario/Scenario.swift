@@ -99,6 +99,42 @@ public struct PointSpec: Sendable, Equatable {
         case open(rate: Double)
         /// Open loop whose rate grows linearly from `from` to `to` over the measure phase.
         case ramp(from: Double, to: Double)
+        /// The highest open-loop rate whose corrected latency percentile stays within an SLO,
+        /// found by a bounded search of open-loop probes (``KneeSearch``).
+        case search(Search)
+    }
+
+    /// `load.model: search`: what the knee search bounds and how hard it looks.
+    public struct Search: Sendable, Equatable {
+        /// The percentile the SLO bounds: 99 for `slo: {p99: 1ms}`, 99.9 for `p99.9`.
+        public var percentile: Double
+        /// The SLO: that percentile of the corrected latency at most this.
+        public var limit: Duration
+        /// The lowest rate probed; nil: 1 % of the highest.
+        public var lowest: Double?
+        /// The highest rate probed; nil: the pipeline's own closed-loop throughput at
+        /// ``ceilingInFlight``, measured before its search (open loop above it cannot keep up).
+        public var highest: Double?
+        /// The closed-loop load the highest rate is measured at when ``highest`` is nil.
+        public var ceilingInFlight = 1000
+        /// The search ends when the bracket between the highest passing and the lowest failing
+        /// rate is at most this fraction of the failing one.
+        public var tolerance = 0.05
+        /// Measurements per pipeline at most, repeats near the edge included.
+        public var probes = 16
+        /// A probe whose percentile lands within ``edgeBand`` of the SLO is measured up to this
+        /// many times and judged by the majority (a noisy machine moves a p99 by a tenth).
+        public var edgeRepeats = 3
+        /// How near the SLO counts as the edge: |value ÷ limit − 1| ≤ this.
+        public var edgeBand = 0.2
+
+        public init(percentile: Double, limit: Duration) {
+            self.percentile = percentile
+            self.limit = limit
+        }
+
+        /// `p99`, `p99.9`, `p50`.
+        public var percentileName: String { KneeResult.percentileName(percentile) }
     }
 
     /// How the load generator sends requests to ZManager: two frames `[header][body]`,

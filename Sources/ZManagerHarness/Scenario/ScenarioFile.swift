@@ -9,7 +9,7 @@ public enum ScenarioFile {
     static let sections: [String: [String]] = [
         "topology": ["transport", "deployment", "dispatch", "handoff", "credit", "workers", "high_water_mark", "security", "flow_timeout"],
         "workload": ["payload", "flow", "handler", "form"],
-        "load": ["model", "in_flight", "rate", "to"],
+        "load": ["model", "in_flight", "rate", "to", "slo", "tolerance", "probes", "edge_repeats"],
         "phases": ["warmup", "measure", "messages", "drain"],
     ]
 
@@ -134,7 +134,12 @@ public enum ScenarioFile {
         point.handler = try handler(reader("workload.handler"))
         point.form = PointSpec.Form(rawValue: try reader("workload.form").choice(PointSpec.Form.allCases.map(\.rawValue), default: "auto"))!
 
-        let model = try reader("load.model").choice(["closed", "open", "ramp"], default: "closed")
+        let model = try reader("load.model").choice(["closed", "open", "ramp", "search"], default: "closed")
+        if model != "search" {
+            for key in ["slo", "tolerance", "probes", "edge_repeats"] where reader("load.\(key)").isPresent {
+                throw reader("load.\(key)").error("load.\(key) belongs to a knee search; use load.model: search")
+            }
+        }
         switch model {
         case "closed":
             if reader("load.rate").isPresent { throw reader("load.rate").error("a closed-loop load has no rate; use load.model: open") }
@@ -142,9 +147,11 @@ public enum ScenarioFile {
         case "open":
             if reader("load.in_flight").isPresent { throw reader("load.in_flight").error("an open-loop load has no in_flight; it sends at load.rate") }
             point.load = .open(rate: try reader("load.rate").double(in: 1...100_000_000))
-        default:
+        case "ramp":
             point.load = .ramp(from: try reader("load.rate").double(in: 1...100_000_000),
                                to: try reader("load.to").double(in: 1...100_000_000))
+        default:
+            point.load = .search(try search(reader))
         }
 
         point.warmup = try reader("phases.warmup").duration(default: .seconds(1))
@@ -163,6 +170,45 @@ public enum ScenarioFile {
             throw reader("phases.messages").error("a ramp needs phases.measure (a duration), not a message count")
         }
         return point
+    }
+
+    /// `load.model: search`: `slo` (one percentile and its bound), the optional bounds `rate`
+    /// (lowest) and `to` (highest), `in_flight` (the closed loop the highest is measured at
+    /// when `to` is absent), `tolerance`, `probes` and `edge_repeats`.
+    static func search(_ reader: (String) -> ConfigurationReader) throws(ConfigurationError) -> PointSpec.Search {
+        let slo = reader("load.slo")
+        let expected = "expected one percentile and its bound, such as {p99: 1ms} or {p99.9: 500us}"
+        guard slo.isPresent else { throw reader("load.model").error("a knee search needs load.slo: \(expected)") }
+        let keys: [String]
+        do { keys = try slo.keys() } catch { throw slo.error("\(expected), found a single value") }
+        guard keys.count == 1, let name = keys.first else { throw slo.error("\(expected), found \(keys.count) keys") }
+        guard name.hasPrefix("p"), let percentile = Double(name.dropFirst()), percentile > 0, percentile <= 100 else {
+            throw slo[name].error("expected a percentile key from p0.001 to p100, such as p50, p99 or p99.9, found \"\(name)\"")
+        }
+        let limit = try slo[name].duration(default: .zero)
+        guard limit > .zero else { throw slo[name].error("expected a positive duration such as 1ms or 250us") }
+        var spec = PointSpec.Search(percentile: percentile, limit: limit)
+        if reader("load.rate").isPresent { spec.lowest = try reader("load.rate").double(in: 1...100_000_000) }
+        if reader("load.to").isPresent { spec.highest = try reader("load.to").double(in: 1...100_000_000) }
+        if let lowest = spec.lowest, let highest = spec.highest, lowest >= highest {
+            throw reader("load.to").error("expected a highest rate above load.rate (\(Int(lowest)) msg/s), found \(Int(highest))")
+        }
+        if reader("load.in_flight").isPresent && spec.highest != nil {
+            throw reader("load.in_flight").error("load.in_flight sets the closed loop that measures the highest rate; with load.to given, none is measured")
+        }
+        spec.ceilingInFlight = try reader("load.in_flight").int(default: spec.ceilingInFlight, in: 1...1_000_000)
+        let tolerance = reader("load.tolerance")
+        if tolerance.isPresent {
+            let text = try tolerance.string()
+            let value = text.hasSuffix("%") ? Double(text.dropLast()).map { $0 / 100 } : Double(text)
+            guard let value, value >= 0.001, value <= 0.5 else {
+                throw tolerance.error("expected a fraction from 0.001 to 0.5 or a percentage such as 5%, found \"\(text)\"")
+            }
+            spec.tolerance = value
+        }
+        spec.probes = try reader("load.probes").int(default: spec.probes, in: 2...1000)
+        spec.edgeRepeats = try reader("load.edge_repeats").int(default: spec.edgeRepeats, in: 1...9)
+        return spec
     }
 
     static func payload(_ reader: ConfigurationReader) throws(ConfigurationError) -> PointSpec.Payload {

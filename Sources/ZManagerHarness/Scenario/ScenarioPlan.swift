@@ -16,11 +16,26 @@ public struct ScenarioPlan: Sendable {
             + (scenario.generatorCeiling ? 1 : 0)
     }
 
-    /// Warm-up plus measure phase of every measurement, in seconds.
+    /// Measurements of `point` at most: a knee search takes up to its probe budget per
+    /// pipeline (plus the closed-loop ceiling each), not repeats.
+    public func measurements(_ point: PointSpec) -> Int {
+        guard case .search(let spec) = point.load else { return measurementsPerPoint }
+        return (1 + (scenario.calibrate ? 1 : 0)) * (spec.probes + (spec.highest == nil ? 1 : 0))
+            + (scenario.generatorCeiling ? 1 : 0)
+    }
+
+    /// Every point's ``measurements(_:)``.
+    public var totalMeasurements: Int { scenario.points.map(measurements).reduce(0, +) }
+
+    /// Whether a point is a knee search, whose measurement count and time are upper bounds.
+    public var hasSearch: Bool { scenario.points.contains { if case .search = $0.load { true } else { false } } }
+
+    /// Warm-up plus measure phase of every measurement, in seconds (a knee search counted at
+    /// its whole probe budget: an upper bound for it).
     public var estimatedSeconds: Double {
         scenario.points.reduce(0) { total, point in
             guard let measure = point.measureDuration else { return total }
-            return total + Double(measurementsPerPoint) * Self.seconds(point.warmup + measure)
+            return total + Double(measurements(point)) * Self.seconds(point.warmup + measure)
         }
     }
 
@@ -43,8 +58,10 @@ public struct ScenarioPlan: Sendable {
         let what = ["ZManager"] + (scenario.calibrate ? ["bare"] : []) + (scenario.reference ? ["C reference"] : [])
         lines.append("\(scenario.points.count) points × \(scenario.repeats) repeats (\(what.joined(separator: " + ")))"
                      + (scenario.generatorCeiling ? " + the generator's ceiling" : "")
-                     + " = \(scenario.points.count * measurementsPerPoint) measurements")
-        var estimate = "estimated at least \(Self.clock(estimatedSeconds)) (warm-up and measure phases; start-up and drain come on top)"
+                     + " = \(totalMeasurements) measurements" + (hasSearch ? " at most (a knee search stops early)" : ""))
+        var estimate = hasSearch
+            ? "estimated at most \(Self.clock(estimatedSeconds)) for the full probe budget (warm-up and measure phases; start-up and drain come on top)"
+            : "estimated at least \(Self.clock(estimatedSeconds)) (warm-up and measure phases; start-up and drain come on top)"
         if !unestimated.isEmpty { estimate += "; not counted: \(unestimated.joined(separator: ", ")), measured by message count" }
         lines.append(estimate)
         return lines.joined(separator: "\n")
@@ -55,6 +72,10 @@ public struct ScenarioPlan: Sendable {
         case .closed(let inFlight): "closed loop, \(inFlight) in flight"
         case .open(let rate): "open loop at \(Int(rate)) msg/s"
         case .ramp(let from, let to): "ramp \(Int(from)) → \(Int(to)) msg/s"
+        case .search(let spec):
+            "knee search for \(spec.percentileName) ≤ \(text(spec.limit)) between "
+                + "\(spec.lowest.map { "\(Int($0))" } ?? "1 % of the highest") and \(spec.highest.map { "\(Int($0)) msg/s" } ?? "the closed-loop ceiling")"
+                + ", at most \(spec.probes) probes"
         }
     }
 
