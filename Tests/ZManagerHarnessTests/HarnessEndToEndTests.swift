@@ -23,6 +23,14 @@ struct HarnessEndToEndTests {
         let ratios = try #require(point.ratios)
         #expect(ratios.throughput > 0)
         #expect(point.histogramFiles.count == 4)
+        // The interval series adds up to the measurement's totals, and each median has its .hlog.
+        let intervals = try #require(point.zmanager.intervals)
+        #expect(intervals.map(\.received).reduce(0, +) == point.zmanager.received)
+        #expect(intervals.map(\.sent).reduce(0, +) == point.zmanager.sent)
+        #expect(intervals.map(\.unanswered).reduce(0, +) == 0 && intervals.map(\.errors).reduce(0, +) == 0)
+        #expect(intervals.first?.startSeconds == 0 && intervals.dropLast().allSatisfy { $0.seconds == 1 })
+        #expect(try #require(bare.intervals).map(\.received).reduce(0, +) == bare.received)
+        #expect(point.intervalLogFiles == ["p000-zmanager.hlog", "p000-bare.hlog"])
 
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("zmanager-results-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: root) }
@@ -34,6 +42,10 @@ struct HarnessEndToEndTests {
         for file in point.histogramFiles {
             let text = try String(contentsOf: directory.appendingPathComponent(file), encoding: .utf8)
             #expect(text.contains("Percentile"))
+        }
+        for file in point.intervalLogFiles ?? [] {
+            let lines = try String(contentsOf: directory.appendingPathComponent(file), encoding: .utf8).split(separator: "\n")
+            #expect(lines.filter { $0.contains(",HISTFAAA") }.count == (file.contains("bare") ? bare : point.zmanager).intervals?.count)
         }
     }
 
@@ -146,6 +158,27 @@ struct HarnessEndToEndTests {
         let row = csv[1].split(separator: ",", omittingEmptySubsequences: false)
         let index = try #require(columns.firstIndex(of: "knee_msg_per_s"))
         #expect(row.count == columns.count && Double(row[index]) == rate.rounded())
+    }
+
+    /// A ramp drawn over time: the sender's schedule doubles and more across the measure phase,
+    /// and the series shows it interval by interval (sends are counted by intended time, so the
+    /// counts follow the schedule on a noisy machine too).
+    @Test func aRampShowsInTheIntervalSeries() throws {
+        let scenario = try ScenarioFile.parse("""
+            topology: {transport: inproc, workers: 2}
+            load: {model: ramp, rate: 1000, to: 5000}
+            phases: {warmup: 100ms, measure: 2s, drain: 2s, interval: 500ms}
+            calibration: {bare: false, generator: false}
+            """, file: "ramp.yaml")
+        let point = try #require(try ScenarioRunner(scenario: scenario).run().result.points.first)
+        let intervals = try #require(point.zmanager.intervals)
+        #expect(intervals.count >= 4)
+        let sent = intervals.prefix(4).map(\.sent)
+        // The schedule: 1000 → 5000 msg/s over 2 s, so about 750, 1250, 1750 and 2250 per half second.
+        #expect(zip(sent, sent.dropFirst()).allSatisfy { $0 < $1 }, "\(sent)")
+        #expect(Double(sent[3]) > 2.4 * Double(sent[0]), "\(sent)")
+        #expect(intervals.map(\.received).reduce(0, +) == point.zmanager.received)
+        #expect(intervals.map(\.sent).reduce(0, +) == point.zmanager.sent)
     }
 
     @Test func anUnreachableTargetRateIsFlagged() throws {

@@ -66,6 +66,9 @@ struct LoadGenerator {
         var cpuStart: StageCPU.Snapshot?
         var cpuEnd: StageCPU.Snapshot?
         var errorSamples: [String] = []
+        /// The first sequence number sent in each interval of the measure phase (by send time;
+        /// open loop: by intended send time), for the interval series' sent and unanswered counts.
+        var sendBoundaries: [UInt64] = []
     }
 
     // MARK: Wire helpers
@@ -379,12 +382,23 @@ struct LoadGenerator {
         var now = start
         var out = Frames()
         var answers = Frames()
+        let intervalLength = Self.nanoseconds(point.interval)
+        var nextSendBoundary = UInt64.max
 
         while true {
             if measureFirst == nil && now >= measureStart {
                 measureFirst = nextSeq
                 outcome.tracker = SequenceTracker(first: nextSeq)
                 outcome.cpuStart = snapshot()
+                outcome.recorder.startIntervals(at: measureStart, length: intervalLength,
+                                                wallClock: wallClockSeconds() - Double(monotonicNanoseconds() - measureStart) / 1e9)
+                outcome.sendBoundaries = [nextSeq]
+                nextSendBoundary = measureStart + intervalLength
+            }
+            // A boundary opens an interval for sends: none at or after the measure phase's end.
+            while measureLast == nil && now >= nextSendBoundary && measureEnd.map({ nextSendBoundary < $0 }) ?? true {
+                outcome.sendBoundaries.append(nextSeq)
+                nextSendBoundary += intervalLength
             }
             if let first = measureFirst, measureLast == nil {
                 let countDone = point.measureMessages.map { Int(nextSeq - first) >= $0 } ?? false
@@ -421,6 +435,7 @@ struct LoadGenerator {
                     outstanding -= 1
                     if measureFirst != nil {
                         outcome.errors += 1
+                        outcome.recorder.countError(received: monotonicNanoseconds())
                         if outcome.errorSamples.count < 5 { outcome.errorSamples.append(text) }
                     }
                 case .result(let seq, _, let sent):
@@ -437,6 +452,7 @@ struct LoadGenerator {
             }
             now = monotonicNanoseconds()
         }
+        outcome.recorder.finishIntervals(lastReceive: lastMeasuredReceive)
         outcome.recorder.finishClosedLoop()
         outcome.elapsedNanoseconds = max(lastMeasuredReceive &- measureStart, 1)
         outcome.sendElapsedNanoseconds = outcome.elapsedNanoseconds
@@ -452,6 +468,7 @@ struct LoadGenerator {
         let start = monotonicNanoseconds()
         let measureStart = start + Self.nanoseconds(point.warmup)
         let (target, context, hwm, uniqueIDs) = (target, c.context, point.highWaterMark, point.flow == .async)
+        let intervalLength = Self.nanoseconds(point.interval)
         let senderBox = SenderBox()
 
         let senderThread = SocketThread.start(name: "gen-send") {
@@ -461,7 +478,7 @@ struct LoadGenerator {
                 defer { sender.push.close() }
                 var pacing = OpenLoopSender(sender: sender, sizes: sizes, start: start, measureStart: measureStart,
                                             measureDuration: measureDuration, measureMessages: measureMessages,
-                                            rate: rate, shared: shared)
+                                            intervalLength: intervalLength, rate: rate, shared: shared)
                 senderBox.report = try pacing.run()
             } catch {
                 senderBox.failure = "\(error)"
@@ -492,6 +509,8 @@ struct LoadGenerator {
             if !trackerStarted && first != UInt64.max {
                 outcome.tracker = SequenceTracker(first: first)
                 outcome.cpuStart = snapshot()
+                outcome.recorder.startIntervals(at: measureStart, length: intervalLength,
+                                                wallClock: wallClockSeconds() - Double(monotonicNanoseconds() &- measureStart) / 1e9)
                 trackerStarted = true
             }
             switch answer {
@@ -505,6 +524,7 @@ struct LoadGenerator {
             case .error(let text):
                 if trackerStarted {
                     outcome.errors += 1
+                    outcome.recorder.countError(received: monotonicNanoseconds())
                     if outcome.errorSamples.count < 5 { outcome.errorSamples.append(text) }
                 }
             case .parked, .none:
@@ -518,7 +538,10 @@ struct LoadGenerator {
         outcome.bytes = report.bytes
         outcome.unsent = report.unsent
         outcome.sendDelay = report.sendDelay
-        // Never-sent messages waited at least from their intended time to the phase's end.
+        outcome.sendBoundaries = report.sendBoundaries
+        outcome.recorder.finishIntervals(lastReceive: lastMeasuredReceive)
+        // Never-sent messages waited at least from their intended time to the phase's end
+        // (in the total only: they were never received in any interval).
         outcome.recorder.corrected.add(report.unsentWaits)
         outcome.sendElapsedNanoseconds = max(report.sendElapsed, 1)
         outcome.elapsedNanoseconds = max(lastMeasuredReceive &- measureStart, 1)
@@ -542,6 +565,8 @@ struct OpenLoopSender {
     let measureStart: UInt64
     let measureDuration: UInt64?
     let measureMessages: Int?
+    /// The interval series' length, ns: the sender notes the first sequence number of each.
+    let intervalLength: UInt64
     let rate: @Sendable (Double) -> Double
     let shared: OpenLoopState
 
@@ -553,6 +578,8 @@ struct OpenLoopSender {
         var sendDelay = LatencyRecorder.makeHistogram()
         /// For each unsent message: phase end − its intended time.
         var unsentWaits = LatencyRecorder.makeHistogram()
+        /// The first sequence number intended for each interval of the measure phase.
+        var sendBoundaries: [UInt64] = []
     }
 
     func interval(at intended: UInt64) -> UInt64 {
@@ -568,12 +595,19 @@ struct OpenLoopSender {
         var measureFirst: UInt64?
         let measureEnd = measureDuration.map { measureStart + $0 }
         var out = LoadGenerator.Frames()
+        var nextBoundary = UInt64.max
         while true {
             var now = monotonicNanoseconds()
             while intended <= now {
                 if measureFirst == nil && intended >= measureStart {
                     measureFirst = seq
                     shared.measureFirst.store(seq, ordering: .releasing)
+                    report.sendBoundaries = [seq]
+                    nextBoundary = measureStart + intervalLength
+                }
+                while intended >= nextBoundary && measureEnd.map({ nextBoundary < $0 }) ?? true {
+                    report.sendBoundaries.append(seq)
+                    nextBoundary += intervalLength
                 }
                 if let first = measureFirst {
                     let countDone = measureMessages.map { Int(seq - first) >= $0 } ?? false

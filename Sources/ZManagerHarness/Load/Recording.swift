@@ -12,6 +12,13 @@ func monotonicNanoseconds() -> UInt64 {
     return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
 }
 
+/// The wall clock, seconds since the epoch (only for the `.hlog`'s StartTime).
+func wallClockSeconds() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_REALTIME, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+}
+
 /// CPU time of the calling thread, nanoseconds.
 func threadCPUNanoseconds() -> UInt64 {
     var ts = timespec()
@@ -30,6 +37,12 @@ func processCPUNanoseconds() -> UInt64 {
 /// waiting on a schedule experiences; coordinated-omission safe) and from its actual send
 /// time (what a naive generator reports). Recording is two histogram increments, no
 /// allocation. One recorder per receiving thread; recorders merge at the end.
+///
+/// **Interval series.** After ``startIntervals(at:length:wallClock:)``, `corrected` holds the
+/// current interval only (by receive time): crossing an interval's end moves it to
+/// ``intervals`` and starts an empty one (one compare per message, an allocation per interval),
+/// and ``finishIntervals()`` adds them all up into the total again, exactly (HdrHistogram add).
+/// Recording a message therefore costs what it did without intervals.
 struct LatencyRecorder {
     var corrected: Histogram<UInt64>
     var uncorrected: Histogram<UInt64>
@@ -37,6 +50,23 @@ struct LatencyRecorder {
     /// Closed loop: intended and actual send times are the same, so only `corrected` is
     /// recorded and copied to `uncorrected` at the end (one increment per message).
     private var mirrored = false
+
+    /// The corrected histogram of every interval, in order, once ``finishIntervals()`` ran
+    /// (before: the finished ones).
+    private(set) var intervals: [Histogram<UInt64>] = []
+    /// Error answers received in each interval, parallel to ``intervals``.
+    private(set) var intervalErrors: [Int] = []
+    private var currentErrors = 0
+    /// Monotonic start of the first interval (the measure phase's start) and their length;
+    /// 0: no interval series.
+    private(set) var intervalStart: UInt64 = 0
+    private(set) var intervalLength: UInt64 = 0
+    /// The wall clock at ``intervalStart``, seconds since the epoch (the `.hlog` StartTime).
+    private(set) var wallClockStart = 0.0
+    /// The end of the current interval (never reached without a series).
+    private var boundary = UInt64.max
+    /// The latest receive time seen, which ends the last (partial) interval.
+    private(set) var lastReceive: UInt64 = 0
 
     init() {
         corrected = Self.makeHistogram()
@@ -50,6 +80,7 @@ struct LatencyRecorder {
 
     @inline(__always)
     mutating func record(intended: UInt64, sent: UInt64, received: UInt64) {
+        if received >= boundary { roll(to: received) }
         _ = corrected.record(received &- min(intended, received))
         _ = uncorrected.record(received &- min(sent, received))
     }
@@ -58,7 +89,52 @@ struct LatencyRecorder {
     @inline(__always)
     mutating func record(sent: UInt64, received: UInt64) {
         mirrored = true
+        if received >= boundary { roll(to: received) }
         _ = corrected.record(received &- min(sent, received))
+    }
+
+    /// Starts the interval series at `start` (monotonic ns), `length` ns each.
+    mutating func startIntervals(at start: UInt64, length: UInt64, wallClock: Double) {
+        precondition(length > 0 && intervals.isEmpty && corrected.totalCount == 0)
+        intervalStart = start
+        intervalLength = length
+        wallClockStart = wallClock
+        boundary = start + length
+        lastReceive = start
+    }
+
+    /// An error answer received at `received` (counted in its interval).
+    mutating func countError(received: UInt64) {
+        guard intervalLength > 0 else { return }
+        if received >= boundary { roll(to: received) }
+        currentErrors += 1
+    }
+
+    /// Closes every interval that ended by `time`; an interval without answers stays, empty.
+    @inline(never)
+    private mutating func roll(to time: UInt64) {
+        while time >= boundary {
+            intervals.append(corrected)
+            corrected = Self.makeHistogram()
+            intervalErrors.append(currentErrors)
+            currentErrors = 0
+            boundary += intervalLength
+        }
+        lastReceive = time
+    }
+
+    /// Ends the series at the last answer: the current interval becomes the last one and
+    /// `corrected` the total of all of them again. Nothing to do without a series.
+    mutating func finishIntervals(lastReceive last: UInt64) {
+        guard intervalLength > 0, boundary != .max else { return }
+        intervals.append(corrected)
+        intervalErrors.append(currentErrors)
+        currentErrors = 0
+        lastReceive = max(lastReceive, last)
+        boundary = .max
+        var total = Self.makeHistogram()
+        for interval in intervals { total.add(interval) }
+        corrected = total
     }
 
     /// One measured answer, as every receive loop handles it: marks `seq` seen in `tracker`
@@ -119,6 +195,24 @@ struct SequenceTracker {
     }
 
     func lost(sent: Int) -> Int { max(0, sent - unique) }
+
+    /// Sequence numbers in `range` never recorded.
+    func unseen(in range: Range<UInt64>) -> Int {
+        guard range.lowerBound >= first, !range.isEmpty else { return 0 }
+        var seenCount = 0
+        var offset = Int(range.lowerBound - first)
+        let end = Int(range.upperBound - first)
+        while offset < end {
+            let word = offset >> 6
+            guard word < seen.count else { break }
+            let bit = offset & 63
+            let take = min(64 - bit, end - offset)
+            let mask: UInt64 = take == 64 ? .max : ((1 << UInt64(take)) - 1) << UInt64(bit)
+            seenCount += (seen[word] & mask).nonzeroBitCount
+            offset += take
+        }
+        return range.count - seenCount
+    }
 }
 
 /// Payload sizes for a point, from a seeded generator (repeatable runs).

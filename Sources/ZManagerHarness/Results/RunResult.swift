@@ -83,6 +83,8 @@ public struct PointResult: Codable, Sendable, Equatable {
     public var ratios: Ratios?
     /// The `.hgrm` files written for this point, relative to the run directory.
     public var histogramFiles: [String]
+    /// The HdrHistogram interval logs (`.hlog`) of the median ZManager and bare measurements.
+    public var intervalLogFiles: [String]?
     /// Every repeat of the bare calibration, in run order (index i pairs with `repeats[i]`).
     public var bareRepeats: [Measurement]?
     /// Repeat i's ratios (ZManager_i ÷ bare_i) and which pipeline ran first in it.
@@ -341,6 +343,9 @@ public struct Measurement: Codable, Sendable, Equatable {
     /// Open loop: actual − intended send time of every measured message (the generator's
     /// publish delay); large values mean the load was not applied as scheduled.
     public var sendDelay: LatencySummary?
+    /// The measure phase (and the drain that followed it) interval by interval
+    /// (`phases.interval`, 1 s by default): what a ramp, a stall or a stepped load does over time.
+    public var intervals: [IntervalSample]?
 
     public init(sent: Int, received: Int, lost: Int, duplicated: Int, reordered: Int, errors: Int,
                 elapsedSeconds: Double, messagesPerSecond: Double, megabytesPerSecond: Double,

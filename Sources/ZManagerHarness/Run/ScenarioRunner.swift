@@ -50,6 +50,13 @@ public struct ScenarioRunner {
                 }
             }
             points[points.count - 1].histogramFiles = files
+            var logs: [String] = []
+            for (label, recorder) in measured.recorders where !recorder.intervals.isEmpty {
+                let name = "\(stem)-\(label).hlog"
+                histograms.append((name, Self.intervalLog(recorder, comment: "\(point.id) \(label) corrected latency per interval, nanoseconds")))
+                logs.append(name)
+            }
+            points[points.count - 1].intervalLogFiles = logs.isEmpty ? nil : logs
         }
         var finalHost = host
         finalHost.loadAverageEnd = HostFacts.loadAverage()
@@ -213,6 +220,15 @@ public struct ScenarioRunner {
         return (result, recorders)
     }
 
+    /// The `.hlog` of a recorder's interval series (``IntervalLog``).
+    static func intervalLog(_ recorder: LatencyRecorder, comment: String) -> String {
+        let length = Double(recorder.intervalLength) / 1e9
+        let spans = IntervalSample.spans(recorder)
+        return IntervalLog.text(intervals: recorder.intervals.enumerated().map { index, histogram in
+            (spans[index].start, spans[index].seconds, histogram)
+        }, startTime: recorder.wallClockStart, comment: comment + String(format: ", %g s intervals", length))
+    }
+
     static func median(_ measurements: [(Measurement, LatencyRecorder)]) -> (Measurement, LatencyRecorder) {
         let sorted = measurements.sorted { $0.0.messagesPerSecond < $1.0.messagesPerSecond }
         return sorted[sorted.count / 2]
@@ -273,6 +289,7 @@ extension Measurement {
                   peakRSSBytes: ProcessMemory.peakRSS(pid: getpid()), workerProcessesPeakRSSBytes: childRSS)
         self.stages = stages
         generatorCPUMicrosecondsPerMessage = generatorCPU
+        intervals = IntervalSample.series(o)
         if case .closed = point.load {} else {
             unsent = o.unsent
             sendDelay = o.sendDelay.map(LatencySummary.init)

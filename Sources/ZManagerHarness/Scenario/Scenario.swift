@@ -193,6 +193,8 @@ public struct PointSpec: Sendable, Equatable {
     public var measureMessages: Int?
     /// After the measure phase, wait this long at most for outstanding messages.
     public var drain: Duration = .seconds(2)
+    /// The interval series' length: throughput and latency per interval of this long.
+    public var interval: Duration = .seconds(1)
     /// The matrix values that made this point, `key=value` joined by `,` (its id).
     public var id = "default"
 

@@ -10,7 +10,7 @@ public enum ScenarioFile {
         "topology": ["transport", "deployment", "dispatch", "handoff", "credit", "workers", "high_water_mark", "security", "flow_timeout"],
         "workload": ["payload", "flow", "handler", "form"],
         "load": ["model", "in_flight", "rate", "to", "slo", "tolerance", "probes", "edge_repeats"],
-        "phases": ["warmup", "measure", "messages", "drain"],
+        "phases": ["warmup", "measure", "messages", "drain", "interval"],
     ]
 
     /// - Parameter overrides: `KEY.PATH=VALUE` arguments (`zmanager run --set`), applied over
@@ -156,6 +156,10 @@ public enum ScenarioFile {
 
         point.warmup = try reader("phases.warmup").duration(default: .seconds(1))
         point.drain = try reader("phases.drain").duration(default: .seconds(2))
+        point.interval = try reader("phases.interval").duration(default: .seconds(1))
+        guard point.interval >= .milliseconds(10) else {
+            throw reader("phases.interval").error("expected an interval of at least 10ms, such as 1s or 250ms")
+        }
         if reader("phases.messages").isPresent {
             if reader("phases.measure").isPresent {
                 throw reader("phases.messages").error("give either phases.measure (a duration) or phases.messages (a count), not both")
