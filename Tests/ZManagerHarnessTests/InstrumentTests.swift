@@ -121,6 +121,20 @@ struct InstrumentTests {
     }
 
     /// A rate the pipeline sustains easily: nothing unsent, the target reached, sends on time.
+    /// The schedule sends whole messages: one short of rate × phase is no shortfall (a knee
+    /// search probes low rates over short phases), two are past the 1 % allowance there.
+    @Test(arguments: [(70.9, 28, true), (70.9, 27, false), (100_000.0, 198_500, true), (100_000.0, 197_000, false)])
+    func aTargetRateIsReachedWithinOnePercentOrOneMessage(rate: Double, sent: Int, reached: Bool) {
+        var point = PointSpec()
+        point.load = .open(rate: rate)
+        point.measureDuration = rate < 1000 ? .milliseconds(400) : .seconds(2)
+        var outcome = LoadGenerator.Outcome()
+        outcome.sent = sent
+        outcome.elapsedNanoseconds = 1_000_000_000
+        outcome.sendElapsedNanoseconds = 1_000_000_000
+        #expect(Measurement(outcome, point: point, childRSS: nil).targetRateReached == reached)
+    }
+
     @Test func aSustainableOpenLoopRateIsReachedAndSentOnTime() throws {
         let point = try Self.run("""
             topology: {transport: inproc, workers: 1}

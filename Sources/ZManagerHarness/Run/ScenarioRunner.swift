@@ -267,7 +267,9 @@ extension Measurement {
             // Missed at a 1 % shortfall. Unsent messages are already missing from `sent`; a
             // sender a millisecond behind when the phase ends (descheduled on a shared machine)
             // leaves a few, which are counted and recorded but do not flag the point alone.
-            targetReached = achieved! >= rate * 0.99
+            // The schedule sends whole messages, so one message short is no shortfall: 28 sent
+            // in 400 ms at 70.9 msg/s (28.4 due) reached it.
+            targetReached = Double(o.sent) >= rate * phase * 0.99 - 1
         case .ramp:
             achieved = Double(o.sent) / (Double(o.sendElapsedNanoseconds) / 1e9)
             targetReached = o.unsent == 0 ? nil : false
