@@ -258,6 +258,35 @@ struct ReportTests {
         #expect(!MarkdownReport(ReportSamples.run()).render().contains("Knees"))
     }
 
+    @Test func theIntervalSeriesIsDrawnOverTimePerPoint() throws {
+        var result = ReportSamples.run()
+        func series(_ rates: [Int], lostAt: Int? = nil) -> [IntervalSample] {
+            rates.enumerated().map { index, received in
+                IntervalSample(startSeconds: Double(index), seconds: index == rates.count - 1 ? 0.1 : 1, sent: received,
+                               received: received, p50Nanoseconds: 100_000, p90Nanoseconds: 200_000,
+                               p99Nanoseconds: UInt64(300_000 + index * 100_000), maxNanoseconds: 900_000,
+                               errors: 0, unanswered: index == lostAt ? 5 : 0)
+            }
+        }
+        result.points[0].zmanager.intervals = series([1000, 2000, 3000, 40], lostAt: 1)
+        result.points[0].bare?.intervals = series([1500, 2500, 3500, 10])
+        let html = HTMLReport(result).render()
+        #expect(WellFormedness.check(html).error == nil)
+        #expect(html.contains("<h2 id=\"over-time\">Over time</h2>"))
+        // One point has a series: a rate and a latency chart, each with ZManager and bare.
+        #expect(ReportSamples.occurrences(of: "<details class=\"series\" open=\"open\">", in: html) == 1)
+        #expect(ReportSamples.occurrences(of: "<polyline class=\"series rate\"", in: html) == 2)
+        #expect(ReportSamples.occurrences(of: "<polyline class=\"series p99\"", in: html) == 2)
+        // The 0.1 s tail is left off the rate line but not off the latency lines.
+        let builder = ChartBuilder(runs: [ReportRun(result)])
+        let charts = try #require(builder.timeSeries().first)
+        #expect(charts.rate.lines[0].points.map(\.y) == [1000, 2000, 3000])
+        #expect(charts.rate.lines[0].points.map(\.flagged) == [false, true, false])
+        #expect(charts.latency.lines[1].points.count == 4)
+        #expect(html.contains("ZManager 1–2 s: 2k msg/s received, 2000 sent, 5 unanswered"))
+        #expect(HTMLReport(ReportSamples.run()).render().contains("No interval series recorded."))
+    }
+
     @Test func throughputPointsCarryTheirRepeatSpreadAndStagesGetAChart() throws {
         var result = ReportSamples.run()
         // Closed-loop points have 5 repeats (±4 %): one error bar per ZManager point; the bare

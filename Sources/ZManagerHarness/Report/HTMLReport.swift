@@ -70,6 +70,7 @@ public struct HTMLReport: Sendable {
                              charts: charts.kneeCharts(),
                              empty: "No knee-search points: load.model: search finds the highest rate within an SLO.")
         html += kneeTables()
+        html += timeSeriesSection(charts.timeSeries())
         html += stageSection()
         html += tableSections()
         html += "</body>\n</html>\n"
@@ -125,6 +126,23 @@ public struct HTMLReport: Sendable {
         html += "<p class=\"key\">\(HTML.escape(key))</p>\n<div class=\"charts\">\n"
         for chart in charts { html += chart.html() }
         return html + "</div>\n"
+    }
+
+    /// One collapsible pair of charts per point (open when there are few): the received rate
+    /// and the corrected p50 and p99, interval by interval.
+    private func timeSeriesSection(_ series: [ChartBuilder.TimeSeries]) -> String {
+        var html = "<h2 id=\"over-time\">Over time</h2>\n"
+        guard !series.isEmpty else { return html + "<p class=\"key\">No interval series recorded.</p>\n" }
+        html += "<p class=\"key\">Each point's measure phase (and the drain after it) in intervals of <code>phases.interval</code>: "
+            + "answers by the interval they were received in. Solid: ZManager. Dashed, hollow markers: the bare libzmq pipeline. "
+            + "A red ring marks an interval with unanswered messages or errors. The last interval ends at the last answer; "
+            + "one under a quarter of the length is left off the rate chart.</p>\n"
+        let open = series.count <= 4 ? " open=\"open\"" : ""
+        for item in series {
+            html += "<details class=\"series\"\(open)><summary>\(HTML.escape(item.caption))</summary>\n<div class=\"charts\">\n"
+            html += item.rate.html() + item.latency.html() + "</div>\n</details>\n"
+        }
+        return html
     }
 
     private func kneeTables() -> String {
@@ -215,6 +233,8 @@ public struct HTMLReport: Sendable {
         tbody tr:nth-child(even) td.alert{background:#fdecea}
         table.facts td,table.facts th{text-align:left}
         .scroll{overflow-x:auto;max-width:100%}
+        details.series{margin:6px 0}
+        details.series summary{cursor:pointer;font-weight:600;font-size:13px}
         .charts{display:flex;flex-wrap:wrap;gap:24px}
         figure{margin:0;width:640px;max-width:100%}
         figcaption{font-weight:600;margin:0 0 4px}
