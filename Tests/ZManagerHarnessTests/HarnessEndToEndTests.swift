@@ -132,10 +132,16 @@ struct HarnessEndToEndTests {
             load: {model: search, slo: {p99: 5ms}, in_flight: 20, tolerance: 10%, probes: 8}
             phases: {warmup: 100ms, measure: 400ms, drain: 2s}
             calibration: {bare: true, generator: false}
+            repeats: 2
             """, file: "knee.yaml")
         let output = try ScenarioRunner(scenario: scenario).run()
         let point = try #require(output.result.points.first)
         let knee = try #require(point.knee)
+        // Two repeats of the interleaved pair: the point reports one of them, and keeps both.
+        let repeated = try #require(point.kneeRepeats)
+        #expect(repeated.count == 2 && repeated.contains(knee))
+        #expect(point.repeats.count == 2 && point.bareRepeats?.count == 2)
+        #expect(point.pairs?.count == repeated.filter { $0.ratio != nil }.count)
         #expect(knee.percentile == 99 && knee.sloNanoseconds == 5_000_000)
         for search in [knee.zmanager, try #require(knee.bare)] {
             #expect(search.ceiling != nil && search.highest == search.ceiling && search.lowest == max(search.highest / 100, 1))

@@ -51,6 +51,9 @@ struct ScenarioPlanTests {
                 "\(lines)")
         #expect(lines.contains { $0.hasSuffix("= 46 measurements at most (a knee search stops early)") }, "\(lines)")
         #expect(lines.last?.hasPrefix("estimated at most 1:55 for the full probe budget") == true, "\(lines.last ?? "")")
+        // Repeats repeat the whole search, ceilings included.
+        let repeated = ScenarioPlan(try ScenarioFile.parse("repeats: 3\nload: {model: search, slo: {p99: 1ms}, probes: 10}\n", file: "r.yaml"))
+        #expect(repeated.measurements(repeated.scenario.points[0]) == 3 * 22 + 1)
     }
 
     @Test func pointsMeasuredByMessageCountAreNamedNotGuessed() throws {

@@ -103,6 +103,9 @@ public struct PointResult: Codable, Sendable, Equatable {
     /// A `load.model: search` point's knees, ZManager's and bare's, and the probes that found
     /// them; the point's measurements are those at each knee.
     public var knee: KneeResult?
+    /// With `repeats` above 1: every repeat's searches, in run order (``knee`` is the one
+    /// with the median knee ratio).
+    public var kneeRepeats: [KneeResult]?
 
     public init(id: String, parameters: PointParameters, repeats: [Measurement], zmanager: Measurement,
                 bare: Measurement?, ratios: Ratios?, histogramFiles: [String]) {

@@ -156,38 +156,88 @@ public struct ScenarioRunner {
     }
 
     /// A `load.model: search` point: ZManager's knee search and, calibrated, bare's, their
-    /// probes interleaved (ZB, BZ, …) as the repeats of other points are. Each search's highest
-    /// rate is that pipeline's own closed-loop throughput unless the scenario gives one. The
-    /// point's measurements are those at each knee (or at the lowest rate, without one), and
-    /// its throughput ratio is the knee ratio.
+    /// probes interleaved (ZB, BZ, …) as the repeats of other points are, the whole pair
+    /// repeated `repeats` times (one search on a shared machine moves by tens of percent).
+    /// Each search's highest rate is that pipeline's own closed-loop throughput unless the
+    /// scenario gives one, measured again in every repeat. The point reports the repeat with
+    /// the median knee ratio (uncalibrated: the median ZManager knee); its measurements are
+    /// those at each knee (or at the lowest rate, without one), its pairs the knee ratios.
     func measureSearchPoint(_ point: PointSpec, _ spec: PointSpec.Search, index: Int) throws
         -> (result: PointResult, recorders: [(String, LatencyRecorder)]) {
-        let total = scenario.points.count
         let note = scenario.calibrate ? BenchmarkFlows.noBareEquivalent(point.flow) : nil
         let pipelines: [(label: String, kind: PipelineKind)] = [("zmanager", .zmanager)]
             + (scenario.calibrate && note == nil ? [("bare", .bare)] : [])
+        let searches = try (0..<scenario.repeats).map { repeatIndex in
+            try searchOnce(point, spec, pipelines: pipelines, index: index, repeatIndex: repeatIndex)
+        }
+        let calibrated = pipelines.count > 1
+        let order = searches.indices.sorted { a, b in
+            calibrated ? (searches[a].knee.ratio ?? 0) < (searches[b].knee.ratio ?? 0)
+                : (searches[a].knee.zmanager.knee ?? 0) < (searches[b].knee.zmanager.knee ?? 0)
+        }
+        let median = searches[order[order.count / 2]]
+        let z = median.atKnee[0], b = calibrated ? median.atKnee[1] : nil
+        var result = PointResult(id: point.id, parameters: PointParameters(point), repeats: searches.map(\.atKnee[0].0),
+                                 zmanager: z.0, bare: b?.0, ratios: nil, histogramFiles: [])
+        result.knee = median.knee
+        if searches.count > 1 { result.kneeRepeats = searches.map(\.knee) }
+        if calibrated {
+            result.bareRepeats = searches.map(\.atKnee[1].0)
+            let pairs = searches.enumerated().compactMap { repeatIndex, search -> RepeatPair? in
+                guard let ratio = search.knee.ratio else { return nil }
+                let (zk, bk) = (search.atKnee[0].0, search.atKnee[1].0)
+                return RepeatPair(zmanagerFirst: repeatIndex % 2 == 0, throughputRatio: ratio,
+                                  p50LatencyRatio: Double(zk.latency.p50) / Double(max(bk.latency.p50, 1)),
+                                  p99LatencyRatio: Double(zk.latency.p99) / Double(max(bk.latency.p99, 1)))
+            }
+            if let ratio = median.knee.ratio, !pairs.isEmpty {
+                result.ratios = Ratios(throughput: ratio, p50Latency: PointSummary.median(pairs.map(\.p50LatencyRatio)),
+                                       p99Latency: PointSummary.median(pairs.map(\.p99LatencyRatio)))
+                result.pairs = pairs
+                result.throughputRatioSpread = Spread(pairs.map(\.throughputRatio))
+            }
+        }
+        result.calibrationNote = note
+        if scenario.generatorCeiling {
+            result.generator = try generatorCeiling(point, index: index, zmanager: z.0, bare: b?.0)
+        }
+        var recorders = [("zmanager", z.1)]
+        if let b { recorders.append(("bare", b.1)) }
+        return (result, recorders)
+    }
+
+    /// One repeat of a search point: every pipeline's search, and its measurement at the knee.
+    struct SearchRepeat {
+        var knee: KneeResult
+        /// Per pipeline, the measurement at its knee (at the lowest rate without one).
+        var atKnee: [(Measurement, LatencyRecorder)]
+    }
+
+    func searchOnce(_ point: PointSpec, _ spec: PointSpec.Search, pipelines: [(label: String, kind: PipelineKind)],
+                    index: Int, repeatIndex: Int) throws -> SearchRepeat {
+        let total = scenario.points.count
+        let step = { (what: String) in self.progress?(index, total, repeatIndex, self.scenario.repeats, what) }
         var searches: [KneeSearch] = []
         for (label, kind) in pipelines {
             var ceiling: Double?
             if spec.highest == nil {
                 var closed = point
                 closed.load = .closed(inFlight: spec.ceilingInFlight)
-                progress?(index, total, 0, spec.probes, "\(label) closed-loop ceiling \(point.id)")
+                step("\(label) closed-loop ceiling \(point.id)")
                 ceiling = try measure(closed, pipeline: kind).0.messagesPerSecond
             }
             let highest = spec.highest ?? max(ceiling!, 1)
             searches.append(KneeSearch(spec: spec, lowest: spec.lowest ?? max(highest / 100, 1), highest: highest, ceiling: ceiling))
         }
-        // Per pipeline, the last measurement at each rate: the knee's is the point's figure.
+        // Per pipeline, the last measurement at each rate: the knee's is the repeat's figure.
         var byRate: [[Double: (Measurement, LatencyRecorder)]] = Array(repeating: [:], count: pipelines.count)
-        var round = 0
+        var round = repeatIndex % 2
         while searches.contains(where: { !$0.isFinished }) {
             for i in round % 2 == 0 ? Array(pipelines.indices) : pipelines.indices.reversed() {
                 guard let rate = searches[i].nextRate() else { continue }
                 var probe = point
                 probe.load = .open(rate: rate)
-                progress?(index, total, searches[i].measurements, spec.probes,
-                          "\(pipelines[i].label) \(Format.rate(rate)) msg/s \(point.id)")
+                step("\(pipelines[i].label) probe \(searches[i].measurements + 1)/\(spec.probes) at \(Format.rate(rate)) msg/s \(point.id)")
                 let (measurement, recorder) = try measure(probe, pipeline: pipelines[i].kind)
                 searches[i].record(KneeSearch.Observation(
                     rate: rate, achievedRate: measurement.achievedSendRate ?? measurement.messagesPerSecond,
@@ -200,24 +250,7 @@ public struct ScenarioRunner {
         let results = searches.map(\.result)
         let knee = KneeResult(percentile: spec.percentile, sloNanoseconds: LoadGenerator.nanoseconds(spec.limit),
                               zmanager: results[0], bare: results.count > 1 ? results[1] : nil)
-        let atKnee = pipelines.indices.map { i in byRate[i][results[i].knee ?? results[i].lowest]! }
-        let z = atKnee[0], b = atKnee.count > 1 ? atKnee[1] : nil
-        var ratios: Ratios?
-        if let ratio = knee.ratio, let b {
-            ratios = Ratios(throughput: ratio,
-                            p50Latency: Double(z.0.latency.p50) / Double(max(b.0.latency.p50, 1)),
-                            p99Latency: Double(z.0.latency.p99) / Double(max(b.0.latency.p99, 1)))
-        }
-        var result = PointResult(id: point.id, parameters: PointParameters(point), repeats: [z.0], zmanager: z.0,
-                                 bare: b?.0, ratios: ratios, histogramFiles: [])
-        result.knee = knee
-        result.calibrationNote = note
-        if scenario.generatorCeiling {
-            result.generator = try generatorCeiling(point, index: index, zmanager: z.0, bare: b?.0)
-        }
-        var recorders = [("zmanager", z.1)]
-        if let b { recorders.append(("bare", b.1)) }
-        return (result, recorders)
+        return SearchRepeat(knee: knee, atKnee: pipelines.indices.map { i in byRate[i][results[i].knee ?? results[i].lowest]! })
     }
 
     /// The `.hlog` of a recorder's interval series (``IntervalLog``).

@@ -17,10 +17,10 @@ public struct ScenarioPlan: Sendable {
     }
 
     /// Measurements of `point` at most: a knee search takes up to its probe budget per
-    /// pipeline (plus the closed-loop ceiling each), not repeats.
+    /// pipeline and repeat (plus the closed-loop ceiling each).
     public func measurements(_ point: PointSpec) -> Int {
         guard case .search(let spec) = point.load else { return measurementsPerPoint }
-        return (1 + (scenario.calibrate ? 1 : 0)) * (spec.probes + (spec.highest == nil ? 1 : 0))
+        return scenario.repeats * (1 + (scenario.calibrate ? 1 : 0)) * (spec.probes + (spec.highest == nil ? 1 : 0))
             + (scenario.generatorCeiling ? 1 : 0)
     }
 
