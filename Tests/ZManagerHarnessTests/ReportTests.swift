@@ -197,6 +197,12 @@ struct ReportTests {
         #expect(ReportSamples.occurrences(of: "<polyline class=\"rate p50\"", in: html) == 1)
         #expect(ReportSamples.occurrences(of: "<polyline class=\"rate p99\"", in: html) == 1)
         #expect(ReportSamples.occurrences(of: "stroke=\"#d00000\"", in: html) == 2)
+        // The bare calibration on both: a dotted curve per calibrated point, a dotted p99 on the
+        // rate chart, whose x is the delivered rate.
+        #expect(ReportSamples.occurrences(of: "<polyline class=\"curve bare\"", in: html) == result.points.filter { $0.bare != nil }.count)
+        #expect(ReportSamples.occurrences(of: "<polyline class=\"rate bare p99\"", in: html) == 1)
+        #expect(html.contains(">delivered rate (msg/s received)</text>"))
+        #expect(html.contains("41k/s delivered, 41k/s sent (target 100k/s), p50 900 µs — target rate NOT reached"))
         // The percentile axis runs from 0 % to max on HdrHistogram's scale.
         for label in [">0%<", ">90%<", ">99%<", ">99.9%<", ">99.99%<", ">max<"] { #expect(html.contains(label), "\(label)") }
         // The same table as the markdown, the unreached target flagged.
