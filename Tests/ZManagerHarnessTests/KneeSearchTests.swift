@@ -125,20 +125,34 @@ struct KneeSearchTests {
         #expect(search.result.failingRate == rate)
     }
 
-    @Test func anSLOMissedAtTheLowestRateEndsWithoutAKnee() {
+    @Test func anSLOMissedAtTheLowestRateEndsWithoutAKneeOnceConfirmed() {
         var queue = SimulatedQueue(capacity: 100_000, base: 2_000_000)  // 2 ms at no load
         var search = KneeSearch(spec: Self.spec(), lowest: 1_000, highest: 100_000)
         Self.run(&search, &queue)
         #expect(search.result.status == .belowLowest)
-        #expect(search.result.knee == nil && search.result.probes.count == 1)
+        // The verdict that ends the search was confirmed: two misses of three.
+        #expect(search.result.knee == nil && search.result.probes.count == 1 && search.result.probes[0].values.count == 2)
     }
 
-    @Test func anSLOMetAtTheHighestRateReportsThatRateAsALowerBound() {
+    @Test func anSLOMetAtTheHighestRateReportsThatRateAsALowerBoundOnceConfirmed() {
         var queue = SimulatedQueue(capacity: 1_000_000, base: 10_000)
         var search = KneeSearch(spec: Self.spec(), lowest: 1_000, highest: 100_000)
         Self.run(&search, &queue)
         #expect(search.result.status == .atHighest)
         #expect(search.result.knee == 100_000 && search.result.probes.count == 2)
+        #expect(search.result.probes.map(\.values.count) == [1, 2])
+    }
+
+    /// One descheduled run at the lowest rate (a 1.5 ms p99 at a rate the pipeline meets at
+    /// 0.3 ms) does not end the search: the repeats outvote it.
+    @Test func aSpikeAtTheLowestRateIsOutvoted() {
+        var search = KneeSearch(spec: Self.spec(), lowest: 1_000, highest: 100_000)
+        for value: UInt64 in [1_500_000, 300_000, 310_000] {
+            #expect(search.nextRate() == 1_000)
+            search.record(.init(rate: 1_000, achievedRate: 1_000, value: value, lost: 0, errors: 0, targetRateReached: true))
+        }
+        #expect(search.probes.count == 1 && search.probes[0].passed && search.probes[0].values.count == 3)
+        #expect(search.nextRate() == 100_000 && !search.isFinished)
     }
 
     @Test func theProbeBudgetBoundsTheSearchAndLeavesABracket() throws {

@@ -160,8 +160,9 @@ public struct ScenarioRunner {
     /// repeated `repeats` times (one search on a shared machine moves by tens of percent).
     /// Each search's highest rate is that pipeline's own closed-loop throughput unless the
     /// scenario gives one, measured again in every repeat. The point reports the repeat with
-    /// the median knee ratio (uncalibrated: the median ZManager knee); its measurements are
-    /// those at each knee (or at the lowest rate, without one), its pairs the knee ratios.
+    /// the median knee ratio among those with one (uncalibrated: the median ZManager knee); its
+    /// measurements are those at each knee (or at the lowest rate, without one), its pairs the
+    /// knee ratios.
     func measureSearchPoint(_ point: PointSpec, _ spec: PointSpec.Search, index: Int) throws
         -> (result: PointResult, recorders: [(String, LatencyRecorder)]) {
         let note = scenario.calibrate ? BenchmarkFlows.noBareEquivalent(point.flow) : nil
@@ -171,10 +172,11 @@ public struct ScenarioRunner {
             try searchOnce(point, spec, pipelines: pipelines, index: index, repeatIndex: repeatIndex)
         }
         let calibrated = pipelines.count > 1
-        let order = searches.indices.sorted { a, b in
-            calibrated ? (searches[a].knee.ratio ?? 0) < (searches[b].knee.ratio ?? 0)
-                : (searches[a].knee.zmanager.knee ?? 0) < (searches[b].knee.zmanager.knee ?? 0)
-        }
+        // The median over the repeats that have a figure (a ratio; uncalibrated, a knee): a
+        // repeat whose search found none says so in kneeRepeats, not by pulling the median.
+        func figure(_ index: Int) -> Double? { calibrated ? searches[index].knee.ratio : searches[index].knee.zmanager.knee }
+        let measured = searches.indices.filter { figure($0) != nil }
+        let order = (measured.isEmpty ? Array(searches.indices) : measured).sorted { (figure($0) ?? 0) < (figure($1) ?? 0) }
         let median = searches[order[order.count / 2]]
         let z = median.atKnee[0], b = calibrated ? median.atKnee[1] : nil
         var result = PointResult(id: point.id, parameters: PointParameters(point), repeats: searches.map(\.atKnee[0].0),
