@@ -36,11 +36,10 @@ enum IntervalLog {
     /// The V2 compressed encoding: cookie, length, then the zlib stream of ``encoded(_:)``.
     static func compressed(_ histogram: Histogram<UInt64>) -> Data {
         let zlib = Self.zlibStored(encoded(histogram))
-        var out = Data()
+        var out: [UInt8] = []
         out.appendBigEndian(compressedEncodingCookie)
         out.appendBigEndian(UInt32(zlib.count))
-        out.append(contentsOf: zlib)
-        return out
+        return Data(out + zlib)
     }
 
     /// The V2 encoding: cookie, payload length, normalizing index offset (0), significant
@@ -48,16 +47,14 @@ enum IntervalLog {
     /// (1.0), then the counts from index 0 to the maximum's.
     static func encoded(_ histogram: Histogram<UInt64>) -> [UInt8] {
         let layout = Layout(histogram)
-        var counts: [(index: Int, count: UInt64)] = []
-        for value in histogram.recordedValues() where value.count > 0 {
-            counts.append((layout.index(of: value.value), UInt64(value.count)))
-        }
         var payload: [UInt8] = []
         var next = 0
-        for (index, count) in counts.sorted(by: { $0.index < $1.index }) {
+        // The recorded values come in ascending order, so their indexes do too.
+        for value in histogram.recordedValues() where value.count > 0 {
+            let index = layout.index(of: value.value)
             let zeros = index - next
             if zeros == 1 { appendZigZag(0, to: &payload) } else if zeros > 1 { appendZigZag(-Int64(zeros), to: &payload) }
-            appendZigZag(Int64(count), to: &payload)
+            appendZigZag(Int64(value.count), to: &payload)
             next = index + 1
         }
         var out: [UInt8] = []
@@ -134,12 +131,6 @@ enum IntervalLog {
             let subBucket = Int(value >> UInt64(bucket + unitMagnitude))
             return ((bucket + 1) << subBucketHalfCountMagnitude) + (subBucket - subBucketHalfCount)
         }
-    }
-}
-
-extension Data {
-    fileprivate mutating func appendBigEndian(_ value: UInt32) {
-        Swift.withUnsafeBytes(of: value.bigEndian) { append(contentsOf: $0) }
     }
 }
 
