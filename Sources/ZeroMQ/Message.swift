@@ -108,6 +108,13 @@ public struct Message: ~Copyable {
         try body(UnsafeMutableRawBufferPointer(start: zmq_msg_data(msg), count: zmq_msg_size(msg)))
     }
 
+    /// A metadata property of a received frame (`zmq_msg_gets`), such as `Peer-Address`,
+    /// the sending peer's IP on tcp; nil when libzmq has none (ipc and inproc have no address).
+    public func property(_ name: String) -> String? {
+        guard let value = zmq_msg_gets(msg, name) else { return nil }
+        return String(cString: value)
+    }
+
     /// A copy of the body as an array (allocates; for tests and slow paths).
     public var bytes: [UInt8] { withUnsafeBytes { Array($0) } }
 

@@ -9,7 +9,7 @@ struct ZManagerCommand: ParsableCommand {
         abstract: "ZManager for Swift: DigitalPy's message-routing core on libzmq, and its load-testing harness.",
         version: "0.1.0",
         subcommands: [RunCommand.self, BareCommand.self, ServeCommand.self, WorkerCommand.self, ReportCommand.self, CompareCommand.self,
-                      BareStageCommand.self, ScenariosCommand.self, KeygenCommand.self],
+                      BareStageCommand.self, ScenariosCommand.self, KeygenCommand.self, AgentCommand.self],
         defaultSubcommand: RunCommand.self
     )
 }

@@ -93,7 +93,7 @@ struct ScenarioFileTests {
     @Test(arguments: [
         ("topology:\n  transport: udp\n", "bad.yaml:2: topology.transport: expected one of inproc, ipc, tcp, found \"udp\""),
         ("topology:\n  workers: 0\n", "bad.yaml:2: topology.workers: expected an integer from 1 to 64, found \"0\""),
-        ("toplogy:\n  workers: 2\n", "bad.yaml:1: toplogy: unknown key; expected one of calibrate, calibration, description, load, matrix, name, phases, repeats, topology, workload"),
+        ("toplogy:\n  workers: 2\n", "bad.yaml:1: toplogy: unknown key; expected one of agents, calibrate, calibration, description, load, matrix, name, phases, repeats, topology, workload"),
         ("matrix:\n  topology.transport: [tcp, udp]\n", "bad.yaml:2: matrix.topology.transport[1]: expected one of inproc, ipc, tcp, found \"udp\""),
         ("matrix:\n  topology.colour: [red]\n", "bad.yaml:2: matrix.topology.colour: unknown matrix key"),
         ("load:\n  model: closed\n  rate: 5\n", "bad.yaml:3: load.rate: a closed-loop load has no rate; use load.model: open"),

@@ -12,7 +12,7 @@
 /// Workers and the Subject must use the same mode: `zmanager worker` reads it from the same
 /// configuration file as `serve`.
 public struct DispatchOptions: Sendable, Equatable {
-    public enum Mode: String, Sendable, CaseIterable {
+    public enum Mode: String, Sendable, CaseIterable, Codable {
         case fast
         case reliable
     }

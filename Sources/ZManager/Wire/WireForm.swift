@@ -8,7 +8,7 @@
 ///   copying it. The first frame carries ZMQ's MORE flag, which a single-frame message
 ///   never has: that is how a receiver tells the forms apart, without looking at bytes.
 ///   Subscription prefixes match the header frame, so topics work the same in both forms.
-public enum WireForm: Sendable, Hashable {
+public enum WireForm: Sendable, Hashable, Codable {
     case single
     case split
 

@@ -18,6 +18,10 @@ struct LoadTarget: Sendable {
     var wire: PipelineWire
     /// The pipeline's processes, for the per-stage CPU snapshots.
     var children: [StageCPU.Child]
+    /// A load agent's number (1…), written into the first 8 hex digits of every request id so
+    /// that it subscribes to its own answers only and ignores the other agents' errors and
+    /// park notices; 0: the only generator, the ids as the C reference client sends them.
+    var idTag = 0
 
     init(_ pipeline: any PipelineUnderTest) {
         frontEndpoint = pipeline.frontEndpoint
@@ -25,6 +29,30 @@ struct LoadTarget: Sendable {
         context = pipeline.context
         wire = pipeline.wire
         children = pipeline.stageProcesses.map { StageCPU.Child(pid: $0.process.processIdentifier, stage: $0.stage) }
+    }
+
+    init(frontEndpoint: String, publishEndpoint: String, context: Context, wire: PipelineWire, idTag: Int) {
+        self.frontEndpoint = frontEndpoint
+        self.publishEndpoint = publishEndpoint
+        self.context = context
+        self.wire = wire
+        children = []
+        self.idTag = idTag
+    }
+
+    /// The request id's template: ``LoadGenerator/idTemplate`` with ``idTag`` in front.
+    var idTemplate: [UInt8] {
+        guard idTag > 0 else { return LoadGenerator.idTemplate }
+        let tag = Array(String(idTag, radix: 16).utf8)
+        return Array(repeating: UInt8(ascii: "0"), count: 8 - tag.count) + tag + LoadGenerator.idTemplate.dropFirst(8)
+    }
+
+    /// What the generator's SUB subscribes to: the pipeline's answers, its results narrowed
+    /// to this generator's ids when it has a tag.
+    var subscriptions: [[UInt8]] {
+        wire.subscriptions.map { Array($0.utf8) }.map { prefix in
+            idTag > 0 && prefix == wire.resultPrefix ? prefix + idTemplate.prefix(8) : prefix
+        }
     }
 }
 
@@ -126,7 +154,7 @@ struct LoadGenerator {
             try push.setSendHighWaterMark(highWaterMark)
             try push.connect(target.frontEndpoint)
             form = target.wire.form
-            header = target.wire.requestPrefix + LoadGenerator.idTemplate + [WireHeader.delimiter]
+            header = target.wire.requestPrefix + target.idTemplate + [WireHeader.delimiter]
         }
 
         /// Sends one request stamped now (intended = actual send time: closed loop); false
@@ -182,6 +210,9 @@ struct LoadGenerator {
         let wire: PipelineWire
         let resumePrefix: [UInt8]
         let errorPrefix = Array(Topics.errorPrefix.utf8)
+        /// The first 8 digits of this generator's ids when it shares the pipeline with other
+        /// agents (``LoadTarget/idTag``); empty otherwise.
+        let idTag: [UInt8]
         /// Where a single-form result's body starts.
         let resultBodyOffset: Int
 
@@ -199,7 +230,8 @@ struct LoadGenerator {
             sender = try Sender(context: context, target: target, highWaterMark: hwm, uniqueIDs: point.flow == .async)
             sub = try Socket(context, .sub)
             try sub.setReceiveHighWaterMark(max(hwm, 100_000))
-            for prefix in target.wire.subscriptions { try sub.subscribe(prefix) }
+            for prefix in target.subscriptions { try sub.subscribe(prefix) }
+            idTag = target.idTag > 0 ? Array(target.idTemplate.prefix(8)) : []
             try sub.connect(target.publishEndpoint)
             wire = target.wire
             resumePrefix = Array("\(flowName)~ASYNC~harness~~Finish~".utf8)
@@ -215,6 +247,8 @@ struct LoadGenerator {
         enum Answer {
             case result(seq: UInt64, intended: UInt64, sent: UInt64)
             case parked
+            /// Another agent's error or park notice (see ``LoadTarget/idTag``): not ours to count.
+            case foreign
             case error(String)
             case none
         }
@@ -256,6 +290,10 @@ struct LoadGenerator {
             let head = frames.header.bytes
             let body = frames.payload.bytes
             let headText = String(decoding: head.prefix(120), as: UTF8.self)
+            if !idTag.isEmpty, let id = head.withUnsafeBytes({ frame in (try? WireHeader.parse(frame)).map { Array($0.bytes(.id, in: frame)) } }),
+               !id.isEmpty, !id.starts(with: idTag) {
+                return .foreign
+            }
             if head.starts(with: errorPrefix) {
                 let text: String
                 if split {
@@ -297,13 +335,18 @@ struct LoadGenerator {
             let clock = ContinuousClock()
             let deadline = clock.now + timeout
             var frames = Frames()
+            var probe = LoadGenerator.probe
             try sub.setReceiveTimeout(.milliseconds(50))
             while clock.now < deadline {
-                _ = try sender.send(seq: LoadGenerator.probe, size: PayloadSizes.minimum, using: &frames)
+                // Each probe its own sequence number, so its own id: a probe whose park notice
+                // went out before the subscription arrived stays parked under its id, and a
+                // second request with that id would be refused.
+                _ = try sender.send(seq: probe, size: PayloadSizes.minimum, using: &frames)
+                probe += 1
                 let retry = clock.now + .milliseconds(200)
                 while clock.now < retry {
                     switch try receive(dontWait: false, resume: isAsync ? sender.push : nil, into: &frames) {
-                    case .result(let seq, _, _) where seq == LoadGenerator.probe: return true
+                    case .result(let seq, _, _) where seq >= LoadGenerator.probe: return true
                     default: continue
                     }
                 }
@@ -312,34 +355,41 @@ struct LoadGenerator {
         }
     }
 
-    /// The sequence number of readiness probes; answers with it are never measured.
-    static let probe = UInt64.max - 1
+    /// The first readiness probe's sequence number, the next ones count up from it; answers
+    /// from it on are never measured (30 s of probes every 200 ms take 150 of the 4096).
+    static let probe = UInt64.max - 4096
 
     // MARK: Running
 
     /// Runs the point's load on the generator's own threads and returns what they saw.
-    func run() throws -> Outcome {
+    ///
+    /// - Parameter connected: called on the generator's thread once the pipeline answered a
+    ///   probe, before the warmup starts; a load agent waits there for its coordinator's
+    ///   start, and a throw ends the run before any load.
+    func run(connected: (@Sendable () throws -> Void)? = nil) throws -> Outcome {
         let box = OutcomeBox()
         let (point, target) = (point, target)
         let thread = SocketThread.start(name: "gen-loop") {
-            box.result = Result { try LoadGenerator(point: point, target: target).runHere() }
+            box.result = Result { try LoadGenerator(point: point, target: target).runHere(connected: connected) }
         }
         thread.join()
         return try box.result!.get()
     }
 
-    private init(point: PointSpec, target: LoadTarget) {
+    /// A generator for a target that is no local pipeline (a load agent's).
+    init(point: PointSpec, target: LoadTarget) {
         self.point = point
         self.target = target
     }
 
-    private func runHere() throws -> Outcome {
+    private func runHere(connected: (@Sendable () throws -> Void)?) throws -> Outcome {
         let flowName = BenchmarkFlows.name(point.flow)
         let connection = try Connection(target: target, flowName: flowName, point: point, hwm: point.highWaterMark)
         defer { connection.close() }
         guard try connection.waitUntilAnswering(timeout: .seconds(30), isAsync: point.flow == .async) else {
             throw HarnessError("the pipeline did not answer a probe within 30 s (\(point.id))")
         }
+        try connected?()
         try connection.sub.setReceiveTimeout(.milliseconds(20))
         switch point.load {
         case .closed(let inFlight):
@@ -429,7 +479,7 @@ struct LoadGenerator {
                 switch answer {
                 case .none:
                     break receiving
-                case .parked:
+                case .parked, .foreign:
                     continue
                 case .error(let text):
                     outstanding -= 1
@@ -527,7 +577,7 @@ struct LoadGenerator {
                     outcome.recorder.countError(received: monotonicNanoseconds())
                     if outcome.errorSamples.count < 5 { outcome.errorSamples.append(text) }
                 }
-            case .parked, .none:
+            case .parked, .foreign, .none:
                 continue
             }
         }

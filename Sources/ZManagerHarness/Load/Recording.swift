@@ -158,9 +158,43 @@ struct LatencyRecorder {
         if mirrored { uncorrected = corrected }
     }
 
+    /// Adds `other` in, exactly (HdrHistogram add): the totals, and the interval series
+    /// interval by interval, both counted from their own measure phase's start (recorders of
+    /// load agents, whose clocks need not agree, line up by interval number). Both finished.
     mutating func merge(_ other: LatencyRecorder) {
+        precondition(boundary == .max && other.boundary == .max, "merge finished recorders only")
         corrected.add(other.corrected)
         uncorrected.add(other.uncorrected)
+        guard other.intervalLength > 0 else { return }
+        if intervalLength == 0 {
+            intervalLength = other.intervalLength
+            wallClockStart = other.wallClockStart
+        }
+        precondition(intervalLength == other.intervalLength, "interval series of different lengths")
+        while intervals.count < other.intervals.count {
+            intervals.append(Self.makeHistogram())
+            intervalErrors.append(0)
+        }
+        for (index, interval) in other.intervals.enumerated() {
+            intervals[index].add(interval)
+            intervalErrors[index] += other.intervalErrors[index]
+        }
+        // Measured from each one's own start: the later of the two ends.
+        lastReceive = intervalStart + Swift.max(lastReceive &- intervalStart, other.lastReceive &- other.intervalStart)
+        wallClockStart = Swift.min(wallClockStart, other.wallClockStart)
+    }
+
+    /// A finished recorder from its parts (``RecorderCounts``, what a load agent sends back).
+    init(corrected: Histogram<UInt64>, uncorrected: Histogram<UInt64>, intervals: [Histogram<UInt64>],
+         intervalErrors: [Int], intervalLength: UInt64, lastReceiveOffset: UInt64, wallClockStart: Double) {
+        precondition(intervals.count == intervalErrors.count)
+        self.corrected = corrected
+        self.uncorrected = uncorrected
+        self.intervals = intervals
+        self.intervalErrors = intervalErrors
+        self.intervalLength = intervalLength
+        self.wallClockStart = wallClockStart
+        lastReceive = lastReceiveOffset
     }
 }
 

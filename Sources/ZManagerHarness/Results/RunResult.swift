@@ -16,6 +16,9 @@ public struct RunResult: Codable, Sendable, Equatable {
     public var scenarioHash: String
     /// The `--set KEY.PATH=VALUE` overrides the run applied over the file; absent without any.
     public var scenarioOverrides: [String]?
+    /// The control endpoints of the load agents that generated the load (`agents:`), in the
+    /// order of ``Measurement/agents``; absent when this process generated it.
+    public var agents: [String]?
     /// When the run started, ISO 8601 UTC.
     public var startedAt: String
     public var durationSeconds: Double
@@ -349,6 +352,9 @@ public struct Measurement: Codable, Sendable, Equatable {
     /// The measure phase (and the drain that followed it) interval by interval
     /// (`phases.interval`, 1 s by default): what a ramp, a stall or a stepped load does over time.
     public var intervals: [IntervalSample]?
+    /// With load agents (`agents:`), what each one measured of its own share; the figures
+    /// above are their sum (latencies: their histograms added up).
+    public var agents: [AgentMeasurement]?
 
     public init(sent: Int, received: Int, lost: Int, duplicated: Int, reordered: Int, errors: Int,
                 elapsedSeconds: Double, messagesPerSecond: Double, megabytesPerSecond: Double,
@@ -371,6 +377,18 @@ public struct Measurement: Codable, Sendable, Equatable {
         self.cpuMicrosecondsPerMessage = cpuMicrosecondsPerMessage
         self.peakRSSBytes = peakRSSBytes
         self.workerProcessesPeakRSSBytes = workerProcessesPeakRSSBytes
+    }
+}
+
+/// What one load agent measured of its share of a measurement (``Measurement/agents``).
+public struct AgentMeasurement: Codable, Sendable, Equatable {
+    /// The agent's control endpoint, as the scenario names it.
+    public var agent: String
+    public var measurement: Measurement
+
+    public init(agent: String, measurement: Measurement) {
+        self.agent = agent
+        self.measurement = measurement
     }
 }
 

@@ -36,7 +36,7 @@ final class BarePipeline: PipelineUnderTest {
                 throw HarnessError("deployment: processes needs ipc or tcp; inproc endpoints exist only inside one process")
             }
             guard let executable else { throw HarnessError("deployment: processes needs the zmanager executable to start stage processes") }
-            let endpoints = try Self.fixedEndpoints(point.transport)
+            let endpoints = try Self.fixedEndpoints(point)
             frontEndpoint = endpoints.subjectFront
             publishEndpoint = endpoints.integrationManagerPub
             func stage(_ role: String, _ input: String, _ output: String, _ extra: [String] = []) throws -> StageProcess {
@@ -61,7 +61,7 @@ final class BarePipeline: PipelineUnderTest {
         }
 
         stageProcesses = []
-        let endpoints = Endpoints.ephemeral(transport: point.transport.rawValue)
+        let endpoints = Endpoints.ephemeral(point)
         let imPull = try Self.socket(context, hwm, .pull)
         try imPull.bind(endpoints.integrationManagerPull)
         let imPub = try Self.socket(context, hwm, .pub)
@@ -101,19 +101,21 @@ final class BarePipeline: PipelineUnderTest {
                         stallEvery: every, stallNanoseconds: stall, counter: counter)
     }
 
-    /// Endpoints a separate process can bind: ipc paths, or loopback ports picked now.
-    static func fixedEndpoints(_ transport: PointSpec.Transport) throws -> Endpoints {
-        guard transport == .tcp else { return .ephemeral(transport: transport.rawValue) }
+    /// Endpoints a separate process can bind: ipc paths, or tcp ports picked now (on loopback;
+    /// the request and publish endpoints on the point's ``PointSpec/bindAddress`` if it has one).
+    static func fixedEndpoints(_ point: PointSpec) throws -> Endpoints {
+        guard point.transport == .tcp else { return .ephemeral(point) }
         let context = try Context()
         defer { context.terminate() }
-        func freePort() throws -> String {
+        func freePort(_ address: String = "127.0.0.1") throws -> String {
             let socket = try Socket(context, .pull)
             defer { socket.close() }
-            try socket.bind("tcp://127.0.0.1:*")
+            try socket.bind("tcp://\(address):*")
             return try socket.lastEndpoint
         }
-        return Endpoints(subjectFront: try freePort(), subjectWorkers: try freePort(),
-                         integrationManagerPull: try freePort(), integrationManagerPub: try freePort())
+        let exposed = point.bindAddress ?? "127.0.0.1"
+        return Endpoints(subjectFront: try freePort(exposed), subjectWorkers: try freePort(),
+                         integrationManagerPull: try freePort(), integrationManagerPub: try freePort(exposed))
     }
 
     static func socket(_ context: Context, _ hwm: Int, _ type: SocketType) throws -> Socket {

@@ -22,7 +22,7 @@ protocol PipelineUnderTest: AnyObject {
 }
 
 /// The bytes a pipeline expects and answers with.
-struct PipelineWire: Sendable {
+struct PipelineWire: Sendable, Codable {
     /// How requests go out (answers come in the same form).
     var form: WireForm
     /// A request's header up to its id: `Bench_echo~~harness~~Push~`.
@@ -127,7 +127,7 @@ final class ZManagerPipeline: PipelineUnderTest {
         let security = serverKeys.map {
             NodeSecurity(curve: CurveSecurity(server: $0, serverKey: $0.publicKey, client: $0), allowed: [:])
         }
-        node = try ZManagerNode(endpoints: .ephemeral(transport: point.transport.rawValue), flows: flows, mapping: mapping,
+        node = try ZManagerNode(endpoints: .ephemeral(point), flows: flows, mapping: mapping,
                                 handlers: .withBuiltins,
                                 options: .init(workers: inProcess ? point.workers : 0, limits: limits,
                                                dispatch: DispatchOptions(mode: point.dispatch, credit: point.credit),
@@ -173,6 +173,20 @@ final class ZManagerPipeline: PipelineUnderTest {
         StageProcess.stop(stageProcesses.map(\.process))
         node.stop(drainTimeout: .zero)
         if let directory { try? FileManager.default.removeItem(at: directory) }
+    }
+}
+
+extension Endpoints {
+    /// ``ephemeral(transport:tag:)`` for a point: over tcp with a ``PointSpec/bindAddress``,
+    /// the request and publish endpoints (what load generators on other hosts reach) bind on
+    /// that address; the stages' own endpoints stay on loopback.
+    static func ephemeral(_ point: PointSpec) -> Endpoints {
+        var endpoints = Endpoints.ephemeral(transport: point.transport.rawValue)
+        if point.transport == .tcp, let address = point.bindAddress {
+            endpoints.subjectFront = "tcp://\(address):*"
+            endpoints.integrationManagerPub = "tcp://\(address):*"
+        }
+        return endpoints
     }
 }
 

@@ -17,6 +17,8 @@ public struct ScenarioRunner {
     public var allocator = "system malloc"
     /// Called before each measurement: (point index, point count, repeat, repeats, what).
     public var progress: ((Int, Int, Int, Int, String) -> Void)?
+    /// With agents: how long each may take to say it is ready for a measurement.
+    var agentPrepareTimeout: Duration = .seconds(45)
 
     public init(scenario: Scenario, executable: URL? = nil) {
         self.scenario = scenario
@@ -64,6 +66,7 @@ public struct ScenarioRunner {
                                startedAt: ISO8601DateFormatter().string(from: started),
                                durationSeconds: Date().timeIntervalSince(started), host: finalHost, points: points)
         result.scenarioOverrides = scenario.overrides.isEmpty ? nil : scenario.overrides
+        result.agents = scenario.agents.isEmpty ? nil : scenario.agents.map(\.control)
         return Output(result: result, histograms: histograms)
     }
 
@@ -271,8 +274,13 @@ public struct ScenarioRunner {
 
     enum PipelineKind { case zmanager, bare, loopback(WireForm) }
 
-    /// One measurement of one pipeline.
+    /// One measurement of one pipeline: its load from this process, or from the scenario's
+    /// agents (then its request and publish endpoints bind on every interface, 0.0.0.0).
     func measure(_ point: PointSpec, pipeline kind: PipelineKind) throws -> (Measurement, LatencyRecorder) {
+        var point = point
+        let agents: [AgentEndpoint]
+        if case .loopback = kind { agents = [] } else { agents = scenario.agents }
+        if !agents.isEmpty { point.bindAddress = "0.0.0.0" }
         let pipeline: any PipelineUnderTest
         switch kind {
         case .zmanager: pipeline = try ZManagerPipeline(point: point, executable: executable)
@@ -281,6 +289,7 @@ public struct ScenarioRunner {
         }
         defer { pipeline.stop() }
         ProcessMemory.resetPeak()
+        if !agents.isEmpty { return try AgentCoordinator(agents: agents, prepareTimeout: agentPrepareTimeout).measure(point, pipeline: pipeline) }
         let generator = LoadGenerator(point: point, pipeline: pipeline)
         let outcome = try generator.run()
         let children = pipeline.stageProcesses.map(\.process.processIdentifier)
@@ -313,9 +322,8 @@ extension Measurement {
         }
         let stages = (o.cpuStart != nil && o.cpuEnd != nil)
             ? StageCPU.perMessage(from: o.cpuStart!, to: o.cpuEnd!, messages: received) : []
-        let generatorStages: Set<String> = ["generator", "generator-io"]
-        let pipelineCPU = stages.filter { !generatorStages.contains($0.stage) && $0.stage != "other" }.map(\.cpuMicrosecondsPerMessage).reduce(0, +)
-        let generatorCPU = stages.filter { generatorStages.contains($0.stage) }.map(\.cpuMicrosecondsPerMessage).reduce(0, +)
+        let pipelineCPU = Self.pipelineCPU(stages)
+        let generatorCPU = stages.filter { Self.generatorStages.contains($0.stage) }.map(\.cpuMicrosecondsPerMessage).reduce(0, +)
         let lost = o.tracker.lost(sent: o.sent)
         self.init(sent: o.sent, received: received, lost: lost - min(o.errors, lost),
                   duplicated: o.tracker.duplicated, reordered: o.tracker.reordered, errors: o.errors,
@@ -331,6 +339,16 @@ extension Measurement {
             unsent = o.unsent
             sendDelay = o.sendDelay.map(LatencySummary.init)
         }
+    }
+}
+
+extension Measurement {
+    /// The load generator's stages (its threads, its libzmq I/O thread).
+    static let generatorStages: Set<String> = ["generator", "generator-io"]
+
+    /// The pipeline's CPU per message: every stage but the generator's and `other`.
+    static func pipelineCPU(_ stages: [StageCPUUsage]) -> Double {
+        stages.filter { !generatorStages.contains($0.stage) && $0.stage != "other" }.map(\.cpuMicrosecondsPerMessage).reduce(0, +)
     }
 }
 

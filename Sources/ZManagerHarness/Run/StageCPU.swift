@@ -17,6 +17,8 @@ enum StageCPU {
     /// Context name prefixes (`<prefix>/ZMQbg/…`): the pipeline's and the generator's.
     static let pipelineContextPrefix = 1
     static let generatorContextPrefix = 2
+    /// The context a coordinator talks to its load agents on (idle while they measure).
+    static let controlContextPrefix = 3
 
     /// A process of the pipeline and the stage its threads count as.
     struct Child: Sendable {
@@ -37,6 +39,7 @@ enum StageCPU {
         if name.hasPrefix("gen-") { return "generator" }
         // libzmq 4.3 names its threads `<prefix>/ZMQbg/IO/0`, or `ZMQbg/IO/0` without a prefix.
         if name.hasPrefix("\(generatorContextPrefix)/ZMQbg/") { return "generator-io" }
+        if name.hasPrefix("\(controlContextPrefix)/ZMQbg/") { return "other" }
         if name.contains("ZMQbg/") { return "pipeline-io" }
         if name.hasPrefix("zm-subject") || name.hasPrefix("bare-subject") || name.hasPrefix("zm-completed") { return "subject" }
         if name.hasPrefix("zm-w") || name.hasPrefix("bare-w") { return "worker" }

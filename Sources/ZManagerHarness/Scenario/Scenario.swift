@@ -23,13 +23,31 @@ public struct Scenario: Sendable {
     public var generatorCeiling = true
     /// `KEY.PATH=VALUE` overrides applied over the file (`zmanager run --set`).
     public var overrides: [String] = []
+    /// Load agents (`zmanager agent`) that generate every point's load instead of this
+    /// process, each its share (``PointSpec/share(_:of:)``); empty: the load is generated here.
+    public var agents: [AgentEndpoint] = []
+}
+
+/// One `zmanager agent` a scenario's `agents:` names.
+public struct AgentEndpoint: Sendable, Equatable, Codable {
+    /// Where the agent listens for its coordinator: `tcp://HOST:PORT` (`zmanager agent --listen`).
+    public var control: String
+    /// The address the agent reaches this host's pipelines at; nil: the address this host's
+    /// control connection reaches the agent from (libzmq's `Peer-Address`), which is right
+    /// unless network address translation sits in between.
+    public var connect: String?
+
+    public init(control: String, connect: String? = nil) {
+        self.control = control
+        self.connect = connect
+    }
 }
 
 /// Everything one measurement point needs.
-public struct PointSpec: Sendable, Equatable {
-    public enum Transport: String, Sendable, CaseIterable { case inproc, ipc, tcp }
-    public enum Deployment: String, Sendable, CaseIterable { case threads, processes }
-    public enum FlowKind: String, Sendable, CaseIterable {
+public struct PointSpec: Sendable, Equatable, Codable {
+    public enum Transport: String, Sendable, CaseIterable, Codable { case inproc, ipc, tcp }
+    public enum Deployment: String, Sendable, CaseIterable, Codable { case threads, processes }
+    public enum FlowKind: String, Sendable, CaseIterable, Codable {
         /// `Push → Echo → done`: one worker step.
         case echo
         /// `Push → S1 → S2 → S3 → done`: three consecutive worker steps.
@@ -42,7 +60,7 @@ public struct PointSpec: Sendable, Equatable {
         case async
     }
 
-    public enum Handler: Sendable, Equatable, CustomStringConvertible {
+    public enum Handler: Sendable, Equatable, Codable, CustomStringConvertible {
         case echo
         /// Burn this much CPU per step.
         case spin(microseconds: Int)
@@ -67,7 +85,7 @@ public struct PointSpec: Sendable, Equatable {
         }
     }
 
-    public enum Payload: Sendable, Equatable, CustomStringConvertible {
+    public enum Payload: Sendable, Equatable, Codable, CustomStringConvertible {
         case fixed(Int)
         /// Uniformly distributed sizes in `min...max`.
         case uniform(min: Int, max: Int)
@@ -92,7 +110,7 @@ public struct PointSpec: Sendable, Equatable {
         }
     }
 
-    public enum Load: Sendable, Equatable {
+    public enum Load: Sendable, Equatable, Codable {
         /// Keep `inFlight` messages outstanding; send one for each that comes back.
         case closed(inFlight: Int)
         /// Send at `rate` msg/s on a fixed schedule, whatever comes back (coordinated-omission safe).
@@ -105,7 +123,7 @@ public struct PointSpec: Sendable, Equatable {
     }
 
     /// `load.model: search`: what the knee search bounds and how hard it looks.
-    public struct Search: Sendable, Equatable {
+    public struct Search: Sendable, Equatable, Codable {
         /// The percentile the SLO bounds: 99 for `slo: {p99: 1ms}`, 99.9 for `p99.9`.
         public var percentile: Double
         /// The SLO: that percentile of the corrected latency at most this.
@@ -141,7 +159,7 @@ public struct PointSpec: Sendable, Equatable {
     /// DigitalPy's single frame, or `auto`, what `ZManagerClient` does by default (single
     /// below ``WireForm/splitThreshold``, split from there, decided here by the payload's mean
     /// size). The bare topology is always single.
-    public enum Form: String, Sendable, CaseIterable {
+    public enum Form: String, Sendable, CaseIterable, Codable {
         case auto, split, single
 
         /// The form requests of `payload` are sent in.
@@ -167,14 +185,14 @@ public struct PointSpec: Sendable, Equatable {
     /// sockets. The bare topology is sockets either way.
     public var handoff = Handoff.rings
 
-    public enum Handoff: String, Sendable, CaseIterable {
+    public enum Handoff: String, Sendable, CaseIterable, Codable {
         case rings, sockets
     }
     /// `none`, or `curve`: CURVE on every tcp and ipc endpoint of the node (docs/SECURITY.md);
     /// the bare topology is never secured, so a curve point's ratio shows what CURVE costs.
     public var security = Security.none
 
-    public enum Security: String, Sendable, CaseIterable {
+    public enum Security: String, Sendable, CaseIterable, Codable {
         case none, curve
     }
     /// The node's `limits.flow_timeout` (nil: off, the default): what the open-flow table that
@@ -197,6 +215,27 @@ public struct PointSpec: Sendable, Equatable {
     public var interval: Duration = .seconds(1)
     /// The matrix values that made this point, `key=value` joined by `,` (its id).
     public var id = "default"
+    /// The address the pipeline's request and publish endpoints bind on over tcp: `0.0.0.0`
+    /// when agents on other hosts generate the load; nil: 127.0.0.1, this host only.
+    public var bindAddress: String?
 
     public init() {}
+
+    /// Agent `index`'s part of this point's load when `count` agents generate it together:
+    /// the rates divided by `count`, the closed loop's messages in flight and a message-count
+    /// phase dealt out whole (the first agents take one more of a remainder). The shares add
+    /// up to the point. A search is divided probe by probe, as open loops.
+    public func share(_ index: Int, of count: Int) -> PointSpec {
+        precondition(count > 0 && (0..<count).contains(index))
+        func deal(_ total: Int) -> Int { total / count + (index < total % count ? 1 : 0) }
+        var part = self
+        switch load {
+        case .closed(let inFlight): part.load = .closed(inFlight: deal(inFlight))
+        case .open(let rate): part.load = .open(rate: rate / Double(count))
+        case .ramp(let from, let to): part.load = .ramp(from: from / Double(count), to: to / Double(count))
+        case .search: break
+        }
+        part.measureMessages = measureMessages.map(deal)
+        return part
+    }
 }

@@ -29,7 +29,7 @@ public enum ScenarioFile {
     public static func parse(_ text: String, file: String, overrides: [String] = []) throws(ConfigurationError) -> Scenario {
         let root = try ConfigurationReader(yaml: text, file: file, overrides: overrides)
         guard root.isPresent else { throw root.error("the scenario is empty; expected a mapping with topology, workload, load, phases, matrix") }
-        try root.expectMapping(allowed: (["name", "description", "repeats", "calibrate", "calibration", "matrix"] + sections.keys).sorted())
+        try root.expectMapping(allowed: (["name", "description", "repeats", "calibrate", "calibration", "matrix", "agents"] + sections.keys).sorted())
         try root["calibration"].expectMapping(allowed: ["bare", "reference", "generator"])
         for (section, keys) in sections { try root[section].expectMapping(allowed: keys) }
 
@@ -42,8 +42,16 @@ public enum ScenarioFile {
         }
         let calibrate = try root["calibration"]["bare"].isPresent
             ? root["calibration"]["bare"].bool(default: true) : root["calibrate"].bool(default: true)
+        let agents = try agentEndpoints(root["agents"])
         let reference = try root["calibration"]["reference"].bool(default: false)
-        let generatorCeiling = try root["calibration"]["generator"].bool(default: true)
+        if reference && !agents.isEmpty {
+            throw root["calibration"]["reference"].error("the C reference program generates its load on this host; it cannot run with agents")
+        }
+        // The generator's ceiling measures a generator on this host, which a run with agents has none of.
+        let generatorCeiling = try root["calibration"]["generator"].bool(default: agents.isEmpty)
+        if generatorCeiling && !agents.isEmpty {
+            throw root["calibration"]["generator"].error("the generator's ceiling measures a load generator on this host; with agents there is none (leave calibration.generator out, or false)")
+        }
 
         // The base settings: dotted key → reader.
         var base: [String: ConfigurationReader] = [:]
@@ -74,6 +82,7 @@ public enum ScenarioFile {
                 idParts.append("\(axis.key.split(separator: ".").last!)=\(try describe(axis.values[index]))")
             }
             var point = try makePoint(settings, root: root)
+            if !agents.isEmpty { try checkAgents(agents.count, point, settings, root: root) }
             point.id = idParts.isEmpty ? "default" : idParts.joined(separator: ",")
             points.append(point)
             // Next combination, last axis fastest.
@@ -92,7 +101,68 @@ public enum ScenarioFile {
         scenario.reference = reference
         scenario.generatorCeiling = generatorCeiling
         scenario.overrides = overrides
+        scenario.agents = agents
         return scenario
+    }
+
+    /// `agents:`: a list of control endpoints (`tcp://HOST:PORT`, where `zmanager agent
+    /// --listen` listens), each optionally a mapping `{control: ENDPOINT, connect: ADDRESS}`.
+    static func agentEndpoints(_ reader: ConfigurationReader) throws(ConfigurationError) -> [AgentEndpoint] {
+        guard reader.isPresent else { return [] }
+        let expected = "expected a list of agent control endpoints such as [tcp://10.0.0.2:5600, tcp://10.0.0.3:5600]"
+        let entries: [ConfigurationReader]
+        do { entries = try reader.list() } catch { throw reader.error("\(expected), found a single value") }
+        guard !entries.isEmpty else { throw reader.error("\(expected), found an empty list") }
+        guard entries.count <= 255 else { throw reader.error("at most 255 agents, found \(entries.count)") }
+        var agents: [AgentEndpoint] = []
+        for entry in entries {
+            var agent: AgentEndpoint
+            if let keys = try? entry.keys(), !keys.isEmpty {
+                try entry.expectMapping(allowed: ["connect", "control"])
+                guard entry["control"].isPresent else { throw entry.error("an agent mapping needs control: its endpoint, such as tcp://10.0.0.2:5600") }
+                agent = AgentEndpoint(control: try entry["control"].string())
+                if entry["connect"].isPresent {
+                    let address = try entry["connect"].string()
+                    guard !address.isEmpty, !address.contains("/"), !address.contains("*") else {
+                        throw entry["connect"].error("expected the address the agent reaches this host at, such as 10.0.0.1, found \"\(address)\"")
+                    }
+                    agent.connect = address
+                }
+            } else {
+                agent = AgentEndpoint(control: try entry.string())
+            }
+            let control = agent.control
+            let at = entry["control"].isPresent ? entry["control"] : entry
+            let isTCP = control.hasPrefix("tcp://") && control.dropFirst(6).contains(":") && !control.contains("*")
+            guard isTCP || (control.hasPrefix("ipc://") && control.count > 6) else {
+                throw at.error("expected an agent's control endpoint such as tcp://10.0.0.2:5600 (a host and a port, no wildcard) or ipc:///tmp/agent.sock, found \"\(control)\"")
+            }
+            guard !agents.contains(where: { $0.control == control }) else { throw at.error("agent \(control) is listed twice") }
+            agents.append(agent)
+        }
+        return agents
+    }
+
+    /// What a point needs for its load to come from `count` agents: tcp (they are on other
+    /// hosts), no CURVE (they hold no client keys), and enough load to give each a share.
+    static func checkAgents(_ count: Int, _ point: PointSpec, _ s: [String: ConfigurationReader],
+                            root: ConfigurationReader) throws(ConfigurationError) {
+        func reader(_ key: String) -> ConfigurationReader {
+            let parts = key.split(separator: ".").map(String.init)
+            return s[key] ?? (root[parts[0]][parts[1]].isPresent ? root[parts[0]][parts[1]] : root["agents"])
+        }
+        guard point.transport == .tcp else {
+            throw reader("topology.transport").error("agents reach the pipeline over the network: every point's transport must be tcp, found \(point.transport.rawValue)")
+        }
+        guard point.security == .none else {
+            throw reader("topology.security").error("agents hold no CURVE client keys; security: curve cannot run with agents")
+        }
+        if case .closed(let inFlight) = point.load, inFlight < count {
+            throw reader("load.in_flight").error("\(count) agents share the closed loop's messages in flight: expected at least \(count), found \(inFlight)")
+        }
+        if let messages = point.measureMessages, messages < count {
+            throw reader("phases.messages").error("\(count) agents share the measured messages: expected at least \(count), found \(messages)")
+        }
     }
 
     private static func describe(_ value: ConfigurationReader) throws(ConfigurationError) -> String {
