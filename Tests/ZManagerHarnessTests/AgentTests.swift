@@ -203,6 +203,15 @@ struct AgentTests {
         }
         #expect(point.generator == nil, "no local generator ceiling with agents")
         #expect(output.histograms.contains { $0.name == "p000-zmanager.hlog" })
+
+        // The reports show each agent and the total, and say where the load came from.
+        let markdown = MarkdownReport(output.result).render()
+        #expect(markdown.contains("### Load agents") || markdown.contains("## Load agents"))
+        for endpoint in endpoints { #expect(markdown.contains("| default | ZManager | \(endpoint) |")) }
+        #expect(markdown.contains("| default | ZManager | total | "))
+        #expect(markdown.contains("The load came from 2 agents"))
+        let html = HTMLReport(output.result).render()
+        #expect(html.contains("<table class=\"agents\">") && html.contains(endpoints[1]))
     }
 
     @Test func anUnreachableAgentIsNamedInTheError() throws {

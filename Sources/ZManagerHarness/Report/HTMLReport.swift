@@ -174,6 +174,12 @@ public struct HTMLReport: Sendable {
             let result = run.result
             if runs.count > 1 { html += "<h3>Run \(index + 1): \(HTML.escape(run.label))</h3>\n" }
             html += Self.table(columns: PointTable.columns, rows: result.points.map(PointTable.row), cssClass: "points")
+            let agents = AgentTable.rows(result)
+            if !agents.isEmpty {
+                html += "<h3>Load agents\(runs.count > 1 ? " (run \(index + 1))" : "")</h3>\n"
+                html += "<p class=\"key\">Each agent measured its own round trips; the totals add their histograms up.</p>\n"
+                html += Self.table(columns: AgentTable.columns, rows: agents, cssClass: "agents")
+            }
             html += "<h3>Calibration and resources\(runs.count > 1 ? " (run \(index + 1))" : "")</h3>\n"
             html += Self.table(columns: PointTable.resourceColumns, rows: result.points.map(PointTable.resourceRow),
                                cssClass: "resources")

@@ -132,6 +132,14 @@ public struct MarkdownReport: Sendable {
             out += "\n"
         }
 
+        let agents = AgentTable.rows(result)
+        if !agents.isEmpty {
+            out += "\(level) Load agents\n\n"
+            out += "Each agent measured its own round trips; the totals add their histograms up.\n\n"
+            out += Self.table(columns: AgentTable.columns, rows: agents)
+            out += "\n"
+        }
+
         out += "\(level) Calibration and resources\n\n"
         out += Self.table(columns: PointTable.resourceColumns, rows: result.points.map(PointTable.resourceRow))
         out += "\n"
@@ -397,6 +405,12 @@ struct ReportNote: Sendable {
 enum ReportNotes {
     static func notes(for result: RunResult) -> [ReportNote] {
         var notes: [ReportNote] = []
+        if let agents = result.agents {
+            notes.append(ReportNote(text: "The load came from \(agents.count) agent\(agents.count == 1 ? "" : "s") ("
+                + agents.map { "`\($0)`" }.joined(separator: ", ") + "), each with its share of every point, started together; "
+                + "the pipelines ran on this host (`\(result.host.hostname)`), whose CPU per stage is the pipelines' alone, "
+                + "the generators' as each agent measured it."))
+        }
         let unreached = result.points.filter { $0.zmanager.targetRateReached == false }
         if !unreached.isEmpty {
             notes.append(ReportNote(text: "Target rate NOT reached (the generator could not send that fast; latency at these "
