@@ -138,6 +138,7 @@ struct AgentTests {
         #expect(scenario.agents == [AgentEndpoint(control: "tcp://10.0.0.2:5600"),
                                     AgentEndpoint(control: "tcp://10.0.0.3:5600", connect: "10.0.0.1")])
         #expect(!scenario.generatorCeiling, "no local generator to measure")
+        #expect(ScenarioPlan(scenario).text.contains("load from 2 agents, each 1/2 of every point: tcp://10.0.0.2:5600, tcp://10.0.0.3:5600 (reaching this host at 10.0.0.1)"))
 
         #expect(try ScenarioFile.parse("agents: tcp://10.0.0.2:5600\n", file: "one.yaml").agents.count == 1, "one agent needs no list")
         #expect(refusal("agents: {control: 5}\n").contains("agents.yaml:1: agents"))

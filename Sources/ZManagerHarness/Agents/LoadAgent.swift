@@ -53,7 +53,7 @@ public final class LoadAgent {
                 continue
             }
             served += 1
-            log("measurement \(served): \(job.point.id), \(Self.describe(job.point.load)), agent \(job.tag), from \(peer ?? "a local peer")")
+            log("measurement \(served): \(job.point.id), \(ScenarioPlan.describe(job.point.load)), agent \(job.tag), from \(peer ?? "a local peer")")
             try session(job, peer: peer, log: log)
         }
     }
@@ -140,15 +140,6 @@ public final class LoadAgent {
             _ = try control.send(bytes: message.encoded())
         } catch {
             if error.code != .contextTerminated { throw error }
-        }
-    }
-
-    static func describe(_ load: PointSpec.Load) -> String {
-        switch load {
-        case .closed(let inFlight): "closed loop, \(inFlight) in flight"
-        case .open(let rate): "open loop at \(Format.rate(rate)) msg/s"
-        case .ramp(let from, let to): "ramp \(Format.rate(from))–\(Format.rate(to)) msg/s"
-        case .search: "search"
         }
     }
 }

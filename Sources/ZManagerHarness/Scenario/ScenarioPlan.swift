@@ -47,6 +47,10 @@ public struct ScenarioPlan: Sendable {
         var lines = ["scenario \(scenario.name) (\(scenario.file))"]
         if !scenario.overrides.isEmpty { lines.append("  with " + scenario.overrides.map { "--set \($0)" }.joined(separator: " ")) }
         if !scenario.description.isEmpty { lines.append("  \(scenario.description)") }
+        if !scenario.agents.isEmpty {
+            lines.append("  load from \(scenario.agents.count) agent\(scenario.agents.count == 1 ? "" : "s"), each 1/\(scenario.agents.count) of every point: "
+                         + scenario.agents.map { $0.control + ($0.connect.map { " (reaching this host at \($0))" } ?? "") }.joined(separator: ", "))
+        }
         for (index, point) in scenario.points.enumerated() {
             let warmup = Self.text(point.warmup)
             let phase = point.measureDuration.map { "warm-up \(warmup) + \(Self.text($0))" }
